@@ -1,0 +1,57 @@
+-- The D1 schema. Applied by `npm run dev` (wrangler d1 execute --local) and by the test setup.
+-- Idempotent: every statement may run again on a database that already has it.
+
+CREATE TABLE IF NOT EXISTS companies (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+
+-- Only the SHA-256 of a key is stored; the key itself is shown once, when created.
+CREATE TABLE IF NOT EXISTS api_keys (
+  id TEXT PRIMARY KEY,
+  company_id TEXT NOT NULL REFERENCES companies (id),
+  name TEXT,
+  prefix TEXT NOT NULL,
+  key_hash TEXT NOT NULL UNIQUE,
+  scopes TEXT NOT NULL,
+  mode TEXT NOT NULL CHECK (mode IN ('live', 'test')),
+  created_at TEXT NOT NULL,
+  revoked_at TEXT
+);
+CREATE INDEX IF NOT EXISTS api_keys_company ON api_keys (company_id);
+
+-- Written by each identity's Durable Object (the authority on the identity) through its outbox.
+CREATE TABLE IF NOT EXISTS identities (
+  id TEXT PRIMARY KEY,
+  company_id TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('active', 'disabled')),
+  created_at TEXT NOT NULL,
+  UNIQUE (company_id, external_id)
+);
+
+-- Hash-chained events; each chain (a company's, or an identity's) has one writer.
+CREATE TABLE IF NOT EXISTS audit_events (
+  id TEXT PRIMARY KEY,
+  company_id TEXT NOT NULL,
+  chain_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  identity_id TEXT,
+  type TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  actor TEXT,
+  ip TEXT,
+  reason TEXT,
+  incident_id TEXT,
+  request_id TEXT,
+  metadata TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  UNIQUE (chain_id, seq)
+);
+CREATE INDEX IF NOT EXISTS audit_events_company_time ON audit_events (company_id, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS audit_events_identity_time ON audit_events (company_id, identity_id, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS audit_events_type_time ON audit_events (company_id, type, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS audit_events_chain ON audit_events (company_id, chain_id, seq);

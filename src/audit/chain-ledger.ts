@@ -1,0 +1,95 @@
+import { type AuditEvent, eventHash, GENESIS_HASH, type UnhashedEvent } from "../domain/audit-chain";
+import { isoTime, newId } from "../domain/ids";
+import type { D1Outbox } from "./outbox";
+
+/** What a caller says about an event; the ledger adds id, sequence, time and hashes. */
+export interface EventInput {
+  type: string;
+  outcome: "success" | "failure" | "denied";
+  identity_id?: string | null;
+  actor?: string | null;
+  ip?: string | null;
+  reason?: string | null;
+  incident_id?: string | null;
+  request_id?: string | null;
+  metadata?: Record<string, unknown>;
+}
+
+export const INSERT_AUDIT_EVENT = `INSERT OR IGNORE INTO audit_events
+  (id, company_id, chain_id, seq, identity_id, type, outcome, actor, ip, reason, incident_id, request_id, metadata, created_at, prev_hash, hash)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/**
+ * One hash chain with exactly one writer: the Durable Object that owns it. The head (last
+ * sequence number and hash) lives in the object's storage; each appended event is queued
+ * to D1 through the object's outbox in the same synchronous step, so it is durable before
+ * the method that caused it returns.
+ */
+export class ChainLedger {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly outbox: D1Outbox,
+  ) {
+    sql.exec(
+      "CREATE TABLE IF NOT EXISTS chain_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL)",
+    );
+  }
+
+  /** Synchronous: call inside the same `transactionSync` as the state change it records. */
+  append(companyId: string, chainId: string, nowMs: number, input: EventInput): AuditEvent {
+    const head = this.sql
+      .exec<{ seq: number; hash: string }>("SELECT seq, hash FROM chain_head WHERE id = 1")
+      .toArray()[0] ?? { seq: 0, hash: GENESIS_HASH };
+    const unhashed: UnhashedEvent = {
+      id: newId("evt", nowMs),
+      company_id: companyId,
+      chain_id: chainId,
+      seq: head.seq + 1,
+      identity_id: input.identity_id ?? null,
+      type: input.type,
+      outcome: input.outcome,
+      actor: input.actor ?? null,
+      ip: input.ip ?? null,
+      reason: input.reason ?? null,
+      incident_id: input.incident_id ?? null,
+      request_id: input.request_id ?? null,
+      metadata: JSON.stringify(input.metadata ?? {}),
+      created_at: isoTime(nowMs),
+      prev_hash: head.hash,
+    };
+    const event: AuditEvent = { ...unhashed, hash: eventHash(unhashed) };
+    this.sql.exec(
+      "INSERT INTO chain_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+      event.seq,
+      event.hash,
+    );
+    this.outbox.enqueue(INSERT_AUDIT_EVENT, [
+      event.id,
+      event.company_id,
+      event.chain_id,
+      event.seq,
+      event.identity_id,
+      event.type,
+      event.outcome,
+      event.actor,
+      event.ip,
+      event.reason,
+      event.incident_id,
+      event.request_id,
+      event.metadata,
+      event.created_at,
+      event.prev_hash,
+      event.hash,
+    ]);
+    return event;
+  }
+
+  head(): { seq: number; hash: string } {
+    return (
+      this.sql.exec<{ seq: number; hash: string }>("SELECT seq, hash FROM chain_head WHERE id = 1").toArray()[0] ?? {
+        seq: 0,
+        hash: GENESIS_HASH,
+      }
+    );
+  }
+}

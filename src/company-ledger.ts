@@ -1,0 +1,41 @@
+import { DurableObject } from "cloudflare:workers";
+import { ChainLedger, type EventInput } from "./audit/chain-ledger";
+import { D1Outbox } from "./audit/outbox";
+import type { AuditEvent } from "./domain/audit-chain";
+import type { Env } from "./env";
+
+/**
+ * The single writer of one company's audit chain (company, key, policy and incident events).
+ * Named by company id. Appends are serialized by the object, so concurrent requests can
+ * never fork the chain; each call returns once its events are durable here and, unless D1
+ * failed (then the alarm retries), readable in D1.
+ */
+export class CompanyLedger extends DurableObject<Env> {
+  private readonly outbox: D1Outbox;
+  private readonly ledger: ChainLedger;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.outbox = new D1Outbox(ctx.storage.sql, ctx.storage);
+    this.ledger = new ChainLedger(ctx.storage.sql, this.outbox);
+  }
+
+  async append(companyId: string, nowMs: number, inputs: EventInput[]): Promise<AuditEvent[]> {
+    const events = this.ctx.storage.transactionSync(() =>
+      inputs.map((input) => this.ledger.append(companyId, companyId, nowMs, input)),
+    );
+    await this.outbox.scheduleFlush(nowMs);
+    await this.outbox.flush(this.env.DB).catch((error: unknown) => {
+      console.error("company ledger: D1 flush failed, alarm will retry", String(error));
+    });
+    return events;
+  }
+
+  override async alarm(): Promise<void> {
+    await this.outbox.flush(this.env.DB);
+  }
+}
+
+export function companyLedger(env: Env, companyId: string): DurableObjectStub<CompanyLedger> {
+  return env.COMPANY_LEDGER.get(env.COMPANY_LEDGER.idFromName(companyId));
+}

@@ -1,0 +1,60 @@
+import { index, integer, sqliteTable, text, unique } from "drizzle-orm/sqlite-core";
+
+/** Drizzle's view of `schema.sql` (the file wrangler applies); keep the two in step. */
+
+export const companies = sqliteTable("companies", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  createdAt: text("created_at").notNull(),
+});
+
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    companyId: text("company_id").notNull(),
+    name: text("name"),
+    prefix: text("prefix").notNull(),
+    keyHash: text("key_hash").notNull().unique(),
+    scopes: text("scopes").notNull(),
+    mode: text("mode", { enum: ["live", "test"] }).notNull(),
+    createdAt: text("created_at").notNull(),
+    revokedAt: text("revoked_at"),
+  },
+  (t) => [index("api_keys_company").on(t.companyId)],
+);
+
+export const identities = sqliteTable(
+  "identities",
+  {
+    id: text("id").primaryKey(),
+    companyId: text("company_id").notNull(),
+    externalId: text("external_id").notNull(),
+    status: text("status", { enum: ["active", "disabled"] }).notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [unique().on(t.companyId, t.externalId)],
+);
+
+export const auditEvents = sqliteTable(
+  "audit_events",
+  {
+    id: text("id").primaryKey(),
+    companyId: text("company_id").notNull(),
+    chainId: text("chain_id").notNull(),
+    seq: integer("seq").notNull(),
+    identityId: text("identity_id"),
+    type: text("type").notNull(),
+    outcome: text("outcome").notNull(),
+    actor: text("actor"),
+    ip: text("ip"),
+    reason: text("reason"),
+    incidentId: text("incident_id"),
+    requestId: text("request_id"),
+    metadata: text("metadata").notNull(),
+    createdAt: text("created_at").notNull(),
+    prevHash: text("prev_hash").notNull(),
+    hash: text("hash").notNull(),
+  },
+  (t) => [unique().on(t.chainId, t.seq)],
+);

@@ -1,0 +1,89 @@
+import { and, eq, isNull } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import type { MiddlewareHandler } from "hono";
+import { apiKeys } from "../db/schema";
+import { randomString, sha256Hex } from "../domain/secrets";
+import { ApiError } from "../errors";
+import type { AppEnv, Caller, Scope } from "./context";
+import { SCOPES } from "./context";
+
+/**
+ * API keys: `hld_live_` or `hld_test_` and 40 base62 characters (238 bits). Only the SHA-256
+ * of a key is stored: a key has far too much entropy to be guessed from its hash, and a
+ * fast hash keeps lookup one indexed read.
+ *
+ * The key check must not cost a D1 query on every request, so each isolate remembers what
+ * it learnt about a key hash for `KEY_CACHE_TTL_MS`. A revoked key therefore stops working
+ * at once in the isolate that revoked it and within that TTL everywhere else (the contract
+ * allows 60 s).
+ */
+export const KEY_PATTERN = /^hld_(live|test)_[0-9A-Za-z]{32,128}$/;
+const KEY_BODY_LENGTH = 40;
+export const KEY_CACHE_TTL_MS = 30_000;
+const UNKNOWN_KEY_CACHE_TTL_MS = 5_000;
+const KEY_CACHE_MAX = 10_000;
+
+export function generateApiKey(mode: "live" | "test"): { key: string; prefix: string; hash: string } {
+  const key = `hld_${mode}_${randomString(KEY_BODY_LENGTH)}`;
+  return { key, prefix: key.slice(0, `hld_${mode}_`.length + 4), hash: sha256Hex(key) };
+}
+
+type CacheEntry = { caller: Caller | null; expiresAtMs: number };
+const keyCache = new Map<string, CacheEntry>();
+
+/** Forgets a key in this isolate (called on revocation). */
+export function forgetKey(keyHash: string): void {
+  keyCache.delete(keyHash);
+}
+
+async function lookupCaller(db: D1Database, keyHash: string, nowMs: number): Promise<Caller | null> {
+  const cached = keyCache.get(keyHash);
+  if (cached && cached.expiresAtMs > nowMs) return cached.caller;
+
+  const row = await drizzle(db)
+    .select({ id: apiKeys.id, companyId: apiKeys.companyId, scopes: apiKeys.scopes })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.keyHash, keyHash), isNull(apiKeys.revokedAt)))
+    .get();
+  const caller: Caller | null = row
+    ? { keyId: row.id, companyId: row.companyId, scopes: parseScopes(row.scopes) }
+    : null;
+  if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
+  keyCache.set(keyHash, {
+    caller,
+    expiresAtMs: nowMs + (caller ? KEY_CACHE_TTL_MS : UNKNOWN_KEY_CACHE_TTL_MS),
+  });
+  return caller;
+}
+
+function parseScopes(json: string): Scope[] {
+  const parsed: unknown = JSON.parse(json);
+  if (!Array.isArray(parsed)) return [];
+  return parsed.filter((s): s is Scope => (SCOPES as readonly string[]).includes(s));
+}
+
+const QUERY_KEY_NAMES = ["api_key", "apikey", "key", "access_token", "token"];
+
+/**
+ * Authenticates the Bearer key and checks `scope`. A key sent in the query string is
+ * refused outright (URLs end up in logs); nothing about the key is ever logged.
+ */
+export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const url = new URL(c.req.url);
+    for (const [name, value] of url.searchParams) {
+      if (QUERY_KEY_NAMES.includes(name.toLowerCase()) || value.startsWith("hld_")) {
+        throw new ApiError("unauthorized", {}, { message: "API keys are accepted only in the Authorization header" });
+      }
+    }
+    const header = c.req.header("authorization") ?? "";
+    const match = /^Bearer ([^\s]+)$/i.exec(header.trim());
+    const key = match?.[1];
+    if (!key || !KEY_PATTERN.test(key)) throw new ApiError("unauthorized");
+    const caller = await lookupCaller(c.env.DB, sha256Hex(key), Date.now());
+    if (!caller) throw new ApiError("unauthorized");
+    if (!caller.scopes.includes(scope)) throw new ApiError("insufficient_scope", { required_scope: scope });
+    c.set("caller", caller);
+    await next();
+  };
+}

@@ -1,0 +1,48 @@
+import { z } from "@hono/zod-openapi";
+
+/** Unicode text without control characters, `min`..`max` characters long. */
+export function plainText(min: number, max: number): z.ZodString {
+  return z
+    .string()
+    .min(min)
+    .max(max)
+    .regex(/^[^\p{Cc}]*$/u, "must not contain control characters");
+}
+
+export const ExternalIdSchema = plainText(1, 255).openapi({ example: "ORG_USR_9921_AFG" });
+
+export const ExternalUserIdQuery = z.object({
+  externalUserId: ExternalIdSchema,
+});
+
+export const ErrorSchema = z
+  .object({
+    error: z.string(),
+    code: z.string(),
+  })
+  .passthrough()
+  .openapi("Error");
+
+/** The error responses every authenticated route may give, for the OpenAPI document. */
+export function errorResponses(
+  ...statuses: number[]
+): Record<number, { description: string; content: { "application/json": { schema: typeof ErrorSchema } } }> {
+  const descriptions: Record<number, string> = {
+    400: "Invalid request or JSON",
+    401: "Missing, malformed, unknown or revoked key",
+    403: "The key lacks the scope",
+    404: "Unknown object (or another company's)",
+    409: "Conflict",
+    413: "Body over 16 KiB",
+    415: "Body is not JSON",
+    423: "Locked",
+  };
+  return Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      { description: descriptions[status] ?? "Error", content: { "application/json": { schema: ErrorSchema } } },
+    ]),
+  );
+}
+
+export const ISO_TIME = z.string().openapi({ example: "2025-06-01T03:14:00.000Z" });

@@ -1,0 +1,196 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, eq, isNull } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { companyLedger } from "../company-ledger";
+import { apiKeys, companies } from "../db/schema";
+import { isoTime, newId } from "../domain/ids";
+import { ApiError } from "../errors";
+import { requireAdmin } from "../http/admin-auth";
+import { forgetKey, generateApiKey } from "../http/api-keys";
+import { type AppEnv, SCOPES } from "../http/context";
+import { jsonBody } from "../http/json-body";
+import { errorResponses, ISO_TIME, plainText } from "../http/schemas";
+import { defaultHook } from "../http/validation";
+
+const ADMIN_ACTOR = "admin";
+const security = [{ adminToken: [] }];
+
+const CompanySchema = z.object({ id: z.string(), name: z.string(), created_at: ISO_TIME }).openapi("Company");
+
+const ApiKeySchema = z
+  .object({
+    id: z.string(),
+    key: z.string().openapi({ description: "Shown once, now; only its hash is stored." }),
+    prefix: z.string(),
+    company_id: z.string(),
+    name: z.string().nullable(),
+    scopes: z.array(z.enum(SCOPES)),
+    mode: z.enum(["live", "test"]),
+    created_at: ISO_TIME,
+  })
+  .openapi("ApiKeyCreated");
+
+const createCompany = createRoute({
+  method: "post",
+  path: "/companies",
+  tags: ["admin"],
+  summary: "Create a company (a tenant)",
+  security,
+  middleware: [requireAdmin, jsonBody] as const,
+  request: {
+    body: {
+      required: true,
+      content: { "application/json": { schema: z.object({ name: plainText(1, 200) }) } },
+    },
+  },
+  responses: {
+    201: { description: "Created", content: { "application/json": { schema: z.object({ company: CompanySchema }) } } },
+    ...errorResponses(400, 401, 404, 413, 415),
+  },
+});
+
+const createApiKey = createRoute({
+  method: "post",
+  path: "/api-keys",
+  tags: ["admin"],
+  summary: "Create an API key for a company; the key is shown once",
+  security,
+  middleware: [requireAdmin, jsonBody] as const,
+  request: {
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.object({
+            company_id: plainText(1, 64),
+            scopes: z.array(z.enum(SCOPES)).min(1),
+            name: plainText(1, 200).optional(),
+            mode: z.enum(["live", "test"]).default("live"),
+          }),
+        },
+      },
+    },
+  },
+  responses: {
+    201: { description: "Created", content: { "application/json": { schema: z.object({ api_key: ApiKeySchema }) } } },
+    ...errorResponses(400, 401, 404, 413, 415),
+  },
+});
+
+const revokeApiKey = createRoute({
+  method: "delete",
+  path: "/api-keys/{id}",
+  tags: ["admin"],
+  summary: "Revoke an API key (stops working everywhere within 60 s)",
+  security,
+  middleware: [requireAdmin] as const,
+  request: { params: z.object({ id: plainText(1, 64) }) },
+  responses: {
+    200: {
+      description: "Revoked",
+      content: {
+        "application/json": {
+          schema: z.object({ api_key: z.object({ id: z.string(), revoked_at: ISO_TIME }) }),
+        },
+      },
+    },
+    ...errorResponses(401, 404),
+  },
+});
+
+export const adminRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
+  .openapi(createCompany, async (c) => {
+    const { name } = c.req.valid("json");
+    const nowMs = Date.now();
+    const company = { id: newId("cmp", nowMs), name, created_at: isoTime(nowMs) };
+    await drizzle(c.env.DB)
+      .insert(companies)
+      .values({ id: company.id, name: company.name, createdAt: company.created_at });
+    await companyLedger(c.env, company.id).append(company.id, nowMs, [
+      {
+        type: "company.created",
+        outcome: "success",
+        actor: ADMIN_ACTOR,
+        request_id: c.get("requestId"),
+        metadata: { name },
+      },
+    ]);
+    return c.json({ company }, 201);
+  })
+  .openapi(createApiKey, async (c) => {
+    const body = c.req.valid("json");
+    const db = drizzle(c.env.DB);
+    const company = await db
+      .select({ id: companies.id })
+      .from(companies)
+      .where(eq(companies.id, body.company_id))
+      .get();
+    if (!company) throw new ApiError("not_found", {}, { message: "Company not found" });
+
+    const nowMs = Date.now();
+    const scopes = [...new Set(body.scopes)];
+    const generated = generateApiKey(body.mode);
+    const row = {
+      id: newId("key", nowMs),
+      companyId: company.id,
+      name: body.name ?? null,
+      prefix: generated.prefix,
+      keyHash: generated.hash,
+      scopes: JSON.stringify(scopes),
+      mode: body.mode,
+      createdAt: isoTime(nowMs),
+    };
+    await db.insert(apiKeys).values(row);
+    await companyLedger(c.env, company.id).append(company.id, nowMs, [
+      {
+        type: "api_key.created",
+        outcome: "success",
+        actor: ADMIN_ACTOR,
+        request_id: c.get("requestId"),
+        metadata: { key_id: row.id, prefix: row.prefix, scopes, mode: row.mode },
+      },
+    ]);
+    return c.json(
+      {
+        api_key: {
+          id: row.id,
+          key: generated.key,
+          prefix: row.prefix,
+          company_id: row.companyId,
+          name: row.name,
+          scopes,
+          mode: row.mode,
+          created_at: row.createdAt,
+        },
+      },
+      201,
+    );
+  })
+  .openapi(revokeApiKey, async (c) => {
+    const { id } = c.req.valid("param");
+    const db = drizzle(c.env.DB);
+    const nowMs = Date.now();
+    const revokedAt = isoTime(nowMs);
+    const row = await db
+      .update(apiKeys)
+      .set({ revokedAt })
+      .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
+      .returning({ id: apiKeys.id, companyId: apiKeys.companyId, keyHash: apiKeys.keyHash })
+      .get();
+    if (!row) {
+      const existing = await db.select({ revokedAt: apiKeys.revokedAt }).from(apiKeys).where(eq(apiKeys.id, id)).get();
+      if (!existing?.revokedAt) throw new ApiError("not_found", {}, { message: "API key not found" });
+      return c.json({ api_key: { id, revoked_at: existing.revokedAt } }, 200);
+    }
+    forgetKey(row.keyHash);
+    await companyLedger(c.env, row.companyId).append(row.companyId, nowMs, [
+      {
+        type: "api_key.revoked",
+        outcome: "success",
+        actor: ADMIN_ACTOR,
+        request_id: c.get("requestId"),
+        metadata: { key_id: row.id },
+      },
+    ]);
+    return c.json({ api_key: { id: row.id, revoked_at: revokedAt } }, 200);
+  });

@@ -1,0 +1,246 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, desc, eq, gt, gte, lt, lte, or, type SQL } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { auditEvents } from "../db/schema";
+import {
+  type AuditEvent,
+  type ChainBreak,
+  type ChainCursor,
+  GENESIS_HASH,
+  verifyChainSegment,
+} from "../domain/audit-chain";
+import { ApiError } from "../errors";
+import { requireScope } from "../http/api-keys";
+import type { AppEnv } from "../http/context";
+import { errorResponses, ISO_TIME, plainText } from "../http/schemas";
+import { defaultHook } from "../http/validation";
+
+const security = [{ apiKey: [] }];
+
+const isoDateTime = z.string().datetime({ offset: true });
+
+export const AuditEventSchema = z
+  .object({
+    id: z.string(),
+    company_id: z.string(),
+    identity_id: z.string().nullable(),
+    type: z.string(),
+    outcome: z.string(),
+    actor: z.string().nullable(),
+    ip: z.string().nullable(),
+    reason: z.string().nullable(),
+    incident_id: z.string().nullable(),
+    request_id: z.string().nullable(),
+    metadata: z.record(z.string(), z.unknown()),
+    created_at: ISO_TIME,
+    chain_id: z.string(),
+    seq: z.number().int(),
+    prev_hash: z.string(),
+    hash: z.string(),
+  })
+  .openapi("AuditEvent");
+
+const listEvents = createRoute({
+  method: "get",
+  path: "/events",
+  tags: ["audit"],
+  summary: "Audit events of the caller's company, newest first (audit:read)",
+  security,
+  middleware: [requireScope("audit:read")] as const,
+  request: {
+    query: z.object({
+      identity_id: plainText(1, 64).optional(),
+      type: plainText(1, 64).optional(),
+      since: isoDateTime.optional(),
+      until: isoDateTime.optional(),
+      limit: z.coerce.number().int().min(1).max(200).default(50),
+      cursor: plainText(1, 200).optional(),
+    }),
+  },
+  responses: {
+    200: {
+      description: "A page of events",
+      content: {
+        "application/json": {
+          schema: z.object({ events: z.array(AuditEventSchema), next_cursor: z.string().nullable() }),
+        },
+      },
+    },
+    ...errorResponses(400, 401, 403),
+  },
+});
+
+const verifyChains = createRoute({
+  method: "get",
+  path: "/verify",
+  tags: ["audit"],
+  summary: "Recompute every hash chain of the company and name the first broken event (audit:read)",
+  security,
+  middleware: [requireScope("audit:read")] as const,
+  responses: {
+    200: {
+      description: "Verification result",
+      content: {
+        "application/json": {
+          schema: z.object({
+            ok: z.boolean(),
+            checked: z.number().int(),
+            broken: z
+              .object({ event_id: z.string(), reason: z.enum(["hash_mismatch", "broken_link", "missing_event"]) })
+              .nullable(),
+          }),
+        },
+      },
+    },
+    ...errorResponses(401, 403),
+  },
+});
+
+type Cursor = { createdAt: string; id: string };
+
+function encodeCursor(cursor: Cursor): string {
+  return btoa(JSON.stringify([cursor.createdAt, cursor.id]))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replaceAll("=", "");
+}
+
+function decodeCursor(value: string): Cursor {
+  try {
+    const padded = value.replaceAll("-", "+").replaceAll("_", "/");
+    const parsed: unknown = JSON.parse(atob(padded));
+    if (Array.isArray(parsed) && typeof parsed[0] === "string" && typeof parsed[1] === "string") {
+      return { createdAt: parsed[0], id: parsed[1] };
+    }
+  } catch {
+    // falls through to the validation error below
+  }
+  throw new ApiError("invalid_request", { details: [{ path: "cursor", message: "Invalid cursor" }] });
+}
+
+type EventRow = typeof auditEvents.$inferSelect;
+
+function toWire(row: EventRow): z.infer<typeof AuditEventSchema> {
+  return {
+    id: row.id,
+    company_id: row.companyId,
+    identity_id: row.identityId,
+    type: row.type,
+    outcome: row.outcome,
+    actor: row.actor,
+    ip: row.ip,
+    reason: row.reason,
+    incident_id: row.incidentId,
+    request_id: row.requestId,
+    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    created_at: row.createdAt,
+    chain_id: row.chainId,
+    seq: row.seq,
+    prev_hash: row.prevHash,
+    hash: row.hash,
+  };
+}
+
+function toChainEvent(row: EventRow): AuditEvent {
+  return {
+    id: row.id,
+    company_id: row.companyId,
+    chain_id: row.chainId,
+    seq: row.seq,
+    identity_id: row.identityId,
+    type: row.type,
+    outcome: row.outcome,
+    actor: row.actor,
+    ip: row.ip,
+    reason: row.reason,
+    incident_id: row.incidentId,
+    request_id: row.requestId,
+    metadata: row.metadata,
+    created_at: row.createdAt,
+    prev_hash: row.prevHash,
+    hash: row.hash,
+  };
+}
+
+const VERIFY_PAGE = 500;
+
+export const auditRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
+  .openapi(listEvents, async (c) => {
+    const query = c.req.valid("query");
+    const { companyId } = c.get("caller");
+    const filters: (SQL | undefined)[] = [eq(auditEvents.companyId, companyId)];
+    if (query.identity_id) filters.push(eq(auditEvents.identityId, query.identity_id));
+    if (query.type) filters.push(eq(auditEvents.type, query.type));
+    if (query.since) filters.push(gte(auditEvents.createdAt, new Date(query.since).toISOString()));
+    if (query.until) filters.push(lte(auditEvents.createdAt, new Date(query.until).toISOString()));
+    if (query.cursor) {
+      const cursor = decodeCursor(query.cursor);
+      filters.push(
+        or(
+          lt(auditEvents.createdAt, cursor.createdAt),
+          and(eq(auditEvents.createdAt, cursor.createdAt), lt(auditEvents.id, cursor.id)),
+        ),
+      );
+    }
+    const rows = await drizzle(c.env.DB)
+      .select()
+      .from(auditEvents)
+      .where(and(...filters))
+      .orderBy(desc(auditEvents.createdAt), desc(auditEvents.id))
+      .limit(query.limit + 1)
+      .all();
+    const page = rows.slice(0, query.limit);
+    const last = page.at(-1);
+    const nextCursor =
+      rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null;
+    return c.json({ events: page.map(toWire), next_cursor: nextCursor }, 200);
+  })
+  .openapi(verifyChains, async (c) => {
+    const { companyId } = c.get("caller");
+    const db = drizzle(c.env.DB);
+    let checked = 0;
+    let broken: ChainBreak | null = null;
+    let chainId: string | null = null;
+    let state: ChainCursor = { seq: 0, hash: GENESIS_HASH };
+    let after: { chainId: string; seq: number } | null = null;
+
+    // Pages in (chain_id, seq) order; each chain is walked from its genesis.
+    while (broken === null) {
+      const position = after;
+      const rows: EventRow[] = await db
+        .select()
+        .from(auditEvents)
+        .where(
+          and(
+            eq(auditEvents.companyId, companyId),
+            position
+              ? or(
+                  gt(auditEvents.chainId, position.chainId),
+                  and(eq(auditEvents.chainId, position.chainId), gt(auditEvents.seq, position.seq)),
+                )
+              : undefined,
+          ),
+        )
+        .orderBy(auditEvents.chainId, auditEvents.seq)
+        .limit(VERIFY_PAGE)
+        .all();
+      if (rows.length === 0) break;
+      for (const row of rows) {
+        if (row.chainId !== chainId) {
+          chainId = row.chainId;
+          state = { seq: 0, hash: GENESIS_HASH };
+        }
+        const result = verifyChainSegment([toChainEvent(row)], state);
+        checked++;
+        if (!result.ok) {
+          broken = result.broken;
+          break;
+        }
+        state = result.after;
+      }
+      const last = rows.at(-1);
+      if (!last || rows.length < VERIFY_PAGE) break;
+      after = { chainId: last.chainId, seq: last.seq };
+    }
+    return c.json({ ok: broken === null, checked, broken }, 200);
+  });

@@ -1,0 +1,95 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { ApiError } from "../errors";
+import { requireScope } from "../http/api-keys";
+import type { AppEnv } from "../http/context";
+import { jsonBody } from "../http/json-body";
+import { ErrorSchema, ExternalIdSchema, ExternalUserIdQuery, errorResponses, ISO_TIME } from "../http/schemas";
+import { defaultHook } from "../http/validation";
+import { identityGuard } from "../identity-guard";
+
+const security = [{ apiKey: [] }];
+
+export const ProfileSchema = z
+  .object({
+    id: z.string(),
+    external_id: z.string(),
+    status: z.enum(["active", "disabled"]),
+    has_otp: z.boolean(),
+    has_passkeys: z.boolean(),
+    is_locked: z.boolean(),
+    failed_attempts: z.number().int(),
+    saas_client_id: z.string(),
+    backup_codes_remaining: z.number().int(),
+    locked_until: ISO_TIME.nullable(),
+    mfa_challenge_required_from: ISO_TIME.nullable(),
+    created_at: ISO_TIME,
+  })
+  .openapi("IdentityProfile");
+
+const provision = createRoute({
+  method: "post",
+  path: "/users",
+  tags: ["identities"],
+  summary: "Provision a managed identity for an external user id (idp:write)",
+  security,
+  middleware: [requireScope("idp:write"), jsonBody] as const,
+  request: {
+    body: {
+      required: true,
+      content: { "application/json": { schema: z.object({ user: z.object({ external_id: ExternalIdSchema }) }) } },
+    },
+  },
+  responses: {
+    201: {
+      description: "User identity successfully provisioned.",
+      content: {
+        "application/json": {
+          schema: z.object({
+            user: z.object({ id: z.string(), external_id: z.string(), status: z.enum(["active", "disabled"]) }),
+          }),
+        },
+      },
+    },
+    409: {
+      description: "Identity already exists for the specified external_id.",
+      content: { "application/json": { schema: ErrorSchema } },
+    },
+    ...errorResponses(400, 401, 403, 413, 415),
+  },
+});
+
+const profile = createRoute({
+  method: "get",
+  path: "/users",
+  tags: ["identities"],
+  summary: "Retrieve the live security profile of an identity (idp:read)",
+  security,
+  middleware: [requireScope("idp:read")] as const,
+  request: { query: ExternalUserIdQuery },
+  responses: {
+    200: { description: "Identity profile retrieved.", content: { "application/json": { schema: ProfileSchema } } },
+    ...errorResponses(400, 401, 403, 404),
+  },
+});
+
+export const userRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
+  .openapi(provision, async (c) => {
+    const { user } = c.req.valid("json");
+    const caller = c.get("caller");
+    const result = await identityGuard(c.env, caller.companyId, user.external_id).provision(
+      caller.companyId,
+      user.external_id,
+      Date.now(),
+      { actor: caller.keyId, requestId: c.get("requestId") },
+    );
+    if (!result.created) throw new ApiError("identity_exists");
+    const { id, external_id, status } = result.identity;
+    return c.json({ user: { id, external_id, status } }, 201);
+  })
+  .openapi(profile, async (c) => {
+    const { externalUserId } = c.req.valid("query");
+    const caller = c.get("caller");
+    const found = await identityGuard(c.env, caller.companyId, externalUserId).profile();
+    if (!found) throw new ApiError("not_found", {}, { message: "Identity not found" });
+    return c.json(found, 200);
+  });

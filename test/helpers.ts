@@ -1,0 +1,65 @@
+import { SELF } from "cloudflare:test";
+import type { Scope } from "../src/http/context";
+
+export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
+export const ALL_SCOPES: Scope[] = ["idp:read", "idp:write", "sentinel:read", "sentinel:write", "audit:read"];
+const BASE = "https://idp.test";
+
+export interface CallOptions {
+  method?: string;
+  key?: string | null;
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+}
+
+/** One request through the real Worker (SELF), JSON in and out. */
+export async function call(
+  path: string,
+  options: CallOptions = {},
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.key) headers.authorization = `Bearer ${options.key}`;
+  let body: string | undefined;
+  if (options.rawBody !== undefined) body = options.rawBody;
+  else if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers["content-type"] ??= "application/json";
+  }
+  const response = await SELF.fetch(`${BASE}${path}`, {
+    method: options.method ?? (body === undefined ? "GET" : "POST"),
+    headers,
+    body,
+  });
+  const text = await response.text();
+  let parsed: unknown = null;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = text;
+  }
+  return { status: response.status, body: parsed, headers: response.headers };
+}
+
+export async function createCompany(name = "Acme"): Promise<string> {
+  const res = await call("/v1/admin/companies", { key: ADMIN_TOKEN, body: { name } });
+  if (res.status !== 201) throw new Error(`create company: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.company.id as string;
+}
+
+export async function createKey(companyId: string, scopes: Scope[] = ALL_SCOPES): Promise<{ id: string; key: string }> {
+  const res = await call("/v1/admin/api-keys", { key: ADMIN_TOKEN, body: { company_id: companyId, scopes } });
+  if (res.status !== 201) throw new Error(`create key: ${res.status} ${JSON.stringify(res.body)}`);
+  return { id: res.body.api_key.id, key: res.body.api_key.key };
+}
+
+/** A fresh company with an all-scopes key: every test gets its own tenant. */
+export async function tenant(name = "Acme"): Promise<{ companyId: string; key: string; keyId: string }> {
+  const companyId = await createCompany(name);
+  const { id, key } = await createKey(companyId);
+  return { companyId, key, keyId: id };
+}
+
+export async function provision(key: string, externalId: string): Promise<{ status: number; body: any }> {
+  return call("/v1/idp/users", { key, body: { user: { external_id: externalId } } });
+}
