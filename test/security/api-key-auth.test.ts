@@ -1,0 +1,54 @@
+/**
+ * Threat: a caller without a valid key (none, a malformed one, a guessed one, a revoked one,
+ * or one leaked through a URL) reaches tenant data. Every such request must be 401 with the
+ * one envelope, and must not reveal which of those it was beyond the message.
+ */
+import { describe, expect, it } from "vitest";
+import { ADMIN_TOKEN, call, tenant } from "../helpers";
+
+const PROFILE = "/v1/idp/users?externalUserId=someone";
+
+describe("API key authentication", () => {
+  it.each([
+    ["no Authorization header", {}],
+    ["an empty bearer", { authorization: "Bearer " }],
+    ["a non-bearer scheme", { authorization: "Basic aGxkOmtleQ==" }],
+    ["a malformed key", { authorization: "Bearer not-a-key" }],
+    ["a short key", { authorization: "Bearer hld_live_abc" }],
+    ["a wrong prefix", { authorization: `Bearer hld_prod_${"a".repeat(40)}` }],
+    ["an unknown well-formed key", { authorization: `Bearer hld_live_${"A".repeat(40)}` }],
+    ["the admin token", { authorization: `Bearer ${ADMIN_TOKEN}` }],
+  ])("answers 401 for %s", async (_name, headers) => {
+    const res = await call(PROFILE, { headers });
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ error: expect.any(String), code: "unauthorized" });
+  });
+
+  it("answers 401 for a revoked key", async () => {
+    const { key, keyId } = await tenant();
+    await call(`/v1/admin/api-keys/${keyId}`, { key: ADMIN_TOKEN, method: "DELETE" });
+    const res = await call(PROFILE, { key });
+    expect(res.status).toBe(401);
+  });
+
+  it("refuses a key in the query string even when it is valid", async () => {
+    const { key } = await tenant();
+    for (const param of ["api_key", "access_token", "token", "key"]) {
+      const res = await call(`${PROFILE}&${param}=${key}`, {});
+      expect(res.status).toBe(401);
+      expect(JSON.stringify(res.body)).not.toContain(key);
+    }
+    const withHeaderToo = await call(`${PROFILE}&api_key=${key}`, { key });
+    expect(withHeaderToo.status).toBe(401);
+  });
+
+  it("accepts a test-mode key like a live one", async () => {
+    const { companyId } = await tenant();
+    const created = await call("/v1/admin/api-keys", {
+      key: ADMIN_TOKEN,
+      body: { company_id: companyId, scopes: ["idp:read"], mode: "test" },
+    });
+    const res = await call(PROFILE, { key: created.body.api_key.key });
+    expect(res.status).toBe(404);
+  });
+});

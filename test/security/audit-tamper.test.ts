@@ -1,0 +1,111 @@
+/**
+ * Threat: someone with write access to the database (an insider, a compromised migration)
+ * edits or deletes an audit event to hide what happened, or concurrent writers fork a chain
+ * so that it can no longer be verified. `GET /v1/audit/verify` must name the first event
+ * that no longer verifies, and concurrent state changes must leave every chain intact with
+ * no event missing.
+ */
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { eventHash } from "../../src/domain/audit-chain";
+import { ADMIN_TOKEN, call, provision, tenant } from "../helpers";
+
+async function allEvents(key: string): Promise<any[]> {
+  const events: any[] = [];
+  let cursor: string | null = null;
+  do {
+    const res: { body: any } = await call(`/v1/audit/events?limit=200${cursor ? `&cursor=${cursor}` : ""}`, { key });
+    events.push(...res.body.events);
+    cursor = res.body.next_cursor;
+  } while (cursor);
+  return events;
+}
+
+describe("audit chain tamper evidence", () => {
+  it("verifies an untouched trail", async () => {
+    const { key } = await tenant();
+    await provision(key, "alice");
+    await provision(key, "bob");
+    const res = await call("/v1/audit/verify", { key });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ ok: true, checked: 4, broken: null });
+  });
+
+  it("names an event whose row was edited in D1", async () => {
+    const { key } = await tenant();
+    await provision(key, "alice");
+    await provision(key, "bob");
+    const events = await allEvents(key);
+    const target = events.find((e) => e.type === "identity.provisioned");
+    await env.DB.prepare("UPDATE audit_events SET actor = 'someone-else' WHERE id = ?").bind(target.id).run();
+    const res = await call("/v1/audit/verify", { key });
+    expect(res.body.ok).toBe(false);
+    expect(res.body.broken).toEqual({ event_id: target.id, reason: "hash_mismatch" });
+  });
+
+  it("names the event after a deleted one", async () => {
+    const { key, companyId } = await tenant();
+    // Three events on the company chain: company.created, api_key.created, api_key.created.
+    await call("/v1/admin/api-keys", { key: ADMIN_TOKEN, body: { company_id: companyId, scopes: ["idp:read"] } });
+    const chain = (await allEvents(key)).filter((e) => e.chain_id === companyId).sort((a, b) => a.seq - b.seq);
+    expect(chain.map((e) => e.seq)).toEqual([1, 2, 3]);
+    await env.DB.prepare("DELETE FROM audit_events WHERE id = ?").bind(chain[1].id).run();
+    const res = await call("/v1/audit/verify", { key });
+    expect(res.body.broken).toEqual({ event_id: chain[2].id, reason: "missing_event" });
+  });
+
+  it("names the next event when an edited row's own hash was recomputed to match", async () => {
+    const { key, companyId } = await tenant();
+    await call("/v1/admin/api-keys", { key: ADMIN_TOKEN, body: { company_id: companyId, scopes: ["idp:read"] } });
+    const chain = (await allEvents(key)).filter((e) => e.chain_id === companyId).sort((a, b) => a.seq - b.seq);
+    const forged = { ...chain[0], actor: "forger", metadata: JSON.stringify(chain[0].metadata) };
+    const { hash: _old, ...unhashed } = forged;
+    await env.DB.prepare("UPDATE audit_events SET actor = ?, hash = ? WHERE id = ?")
+      .bind("forger", eventHash(unhashed), chain[0].id)
+      .run();
+    const res = await call("/v1/audit/verify", { key });
+    expect(res.body.ok).toBe(false);
+    expect(res.body.broken).toEqual({ event_id: chain[1].id, reason: "broken_link" });
+  });
+
+  it("keeps every chain whole under 50 concurrent state changes for one company", async () => {
+    const { key, companyId } = await tenant();
+    const changes = await Promise.all([
+      ...Array.from({ length: 25 }, (_, i) => provision(key, `user-${i}`)),
+      ...Array.from({ length: 25 }, () =>
+        call("/v1/admin/api-keys", { key: ADMIN_TOKEN, body: { company_id: companyId, scopes: ["idp:read"] } }),
+      ),
+    ]);
+    expect(changes.every((r) => r.status === 201)).toBe(true);
+
+    const events = await allEvents(key);
+    // company.created + the first key + 25 keys on the company chain, 25 identity chains of one event.
+    expect(events).toHaveLength(2 + 25 + 25);
+    const companyChain = events.filter((e) => e.chain_id === companyId).map((e) => e.seq);
+    expect(companyChain.sort((a, b) => a - b)).toEqual(Array.from({ length: 27 }, (_, i) => i + 1));
+    expect(new Set(events.filter((e) => e.type === "identity.provisioned").map((e) => e.identity_id)).size).toBe(25);
+
+    const verify = await call("/v1/audit/verify", { key });
+    expect(verify.body).toEqual({ ok: true, checked: 52, broken: null });
+  });
+
+  it("never puts an API key in an event", async () => {
+    const { key, companyId } = await tenant();
+    const second = await call("/v1/admin/api-keys", {
+      key: ADMIN_TOKEN,
+      body: { company_id: companyId, scopes: ["idp:read"] },
+    });
+    const dump = JSON.stringify(await allEvents(key));
+    expect(dump).not.toContain(key);
+    expect(dump).not.toContain(second.body.api_key.key);
+  });
+
+  it("does not verify or show another company's events", async () => {
+    const a = await tenant("A");
+    const b = await tenant("B");
+    await provision(a.key, "alice");
+    const eventsB = await allEvents(b.key);
+    expect(eventsB.every((e) => e.company_id === b.companyId)).toBe(true);
+    expect((await call("/v1/audit/verify", { key: b.key })).body.checked).toBe(2);
+  });
+});
