@@ -4,8 +4,13 @@ import { defineConfig } from "vitest/config";
 
 // Tests run inside workerd against real D1, KV and Durable Objects (no fakes); the setup
 // file applies schema.sql, the same file `npm run dev` applies.
-export const TEST_SECRETS = {
+// Every secret is set here: a developer's .dev.vars must never decide what the tests see.
+const TEST_SECRETS = {
   ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
+  TOTP_ENCRYPTION_KEYS:
+    "t2:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=,t1:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=",
+  BACKUP_CODE_PEPPER: "cGVwcGVyLWZvci10ZXN0cy1vbmx5LTMyLWJ5dGVzISE=",
+  SESSION_SIGNING_KEY: "c2lnbmluZy1rZXktZm9yLXRlc3RzLW9ubHktMzJieXQ=",
 };
 
 export default defineConfig({

@@ -6,6 +6,8 @@ import type { AppEnv } from "./http/context";
 import { defaultHook } from "./http/validation";
 import { adminRoutes } from "./routes/admin";
 import { auditRoutes } from "./routes/audit";
+import { backupCodeRoutes } from "./routes/backup-codes";
+import { otpRoutes } from "./routes/otp";
 import { userRoutes } from "./routes/users";
 
 const health = createRoute({
@@ -61,6 +63,8 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.openapi(health, (c) => c.json({ status: "ok" as const }, 200));
   app.route("/v1/admin", adminRoutes);
   app.route("/v1/idp", userRoutes);
+  app.route("/v1/idp", otpRoutes);
+  app.route("/v1/idp", backupCodeRoutes);
   app.route("/v1/audit", auditRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {

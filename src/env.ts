@@ -1,4 +1,5 @@
 import type { CompanyLedger } from "./company-ledger";
+import type { LockoutPolicy } from "./domain/lockout";
 import type { IdentityGuard } from "./identity-guard";
 
 /** Bindings, vars and secrets of the Worker (see wrangler.toml and the README's configuration table). */
@@ -10,6 +11,10 @@ export interface Env {
 
   /** Secret. Bearer token of the admin routes; without it they answer 404. */
   ADMIN_TOKEN?: string;
+  /** Secret. `k2:<base64 32 bytes>,k1:<...>`: AES-GCM keys for TOTP secrets, current first. */
+  TOTP_ENCRYPTION_KEYS?: string;
+  /** Secret. Base64 bytes: the HMAC pepper of backup-code hashes. */
+  BACKUP_CODE_PEPPER?: string;
 
   MAX_FAILED_ATTEMPTS?: string;
   LOCKOUT_SECONDS?: string;
@@ -24,4 +29,12 @@ export function intSetting(value: string | undefined, fallback: number): number 
   if (value === undefined || !/^\d+$/.test(value.trim())) return fallback;
   const parsed = Number.parseInt(value, 10);
   return parsed > 0 ? parsed : fallback;
+}
+
+export function lockoutPolicy(env: Env): LockoutPolicy {
+  return {
+    maxFailedAttempts: intSetting(env.MAX_FAILED_ATTEMPTS, 5),
+    lockoutSeconds: intSetting(env.LOCKOUT_SECONDS, 900),
+    maxTemporaryLockouts: intSetting(env.MAX_TEMPORARY_LOCKOUTS, 3),
+  };
 }

@@ -1,16 +1,36 @@
 import { DurableObject } from "cloudflare:workers";
 import { ChainLedger, type EventInput } from "./audit/chain-ledger";
+import { EVENT } from "./audit/event-types";
 import { D1Outbox } from "./audit/outbox";
+import {
+  generateBackupCodeSalt,
+  generateBackupCodes,
+  hashBackupCode,
+  normalizeBackupCode,
+} from "./domain/backup-codes";
 import { isoTime, newId } from "./domain/ids";
-import type { Env } from "./env";
+import {
+  type AttemptState,
+  attemptsRemaining,
+  type LockoutPolicy,
+  lockStatus,
+  recordFailure,
+  settle,
+  UNLOCKED,
+} from "./domain/lockout";
+import { openSecret, parseKeyring } from "./domain/secret-box";
+import { looksLikeTotp, verifyTotp } from "./domain/totp";
+import { type Env, lockoutPolicy } from "./env";
 
 /**
- * One Durable Object per identity, named by (company, external_id): the place where the
- * identity's state that needs compare-and-set lives, and the single writer of the identity's
- * audit chain. Its SQLite storage is read and written synchronously inside each method, so
- * every decision about one identity is serialized. Hot paths (profile, verify, introspect)
- * answer from here without touching D1; D1 receives the identity row and the audit events
- * through the outbox.
+ * One Durable Object per identity, named by (company, external_id): the authority on the
+ * identity and on everything about it that needs compare-and-set (failed attempts, lockout,
+ * the last accepted TOTP step, backup-code use), and the single writer of the identity's audit
+ * chain. Each decision reads and writes the object's SQLite storage synchronously, with no
+ * await in between, so concurrent requests for one identity are serialized: N wrong codes at
+ * once count N failures at most up to the lock, and one right code sent N times succeeds once.
+ * Hot paths (profile, verify) answer from here without touching D1; D1 receives the identity
+ * row and the audit events through the outbox.
  */
 
 export type IdentityStatus = "active" | "disabled";
@@ -42,7 +62,16 @@ export interface RequestMeta {
   actor: string;
   requestId: string;
   ip?: string | null;
+  userAgent?: string | null;
 }
+
+export type VerifyOutcome =
+  | { result: "success"; method: "totp" | "backup_code"; backupCodesRemaining: number; identityId: string }
+  | { result: "invalid_code" | "code_reused"; failedAttempts: number; attemptsRemaining: number }
+  | { result: "locked"; lockedUntil: string | null; failedAttempts: number }
+  | { result: "disabled" | "not_configured" | "not_found" };
+
+export type IdentityRefusal = { result: "not_found" | "disabled" };
 
 type IdentityRow = {
   id: string;
@@ -50,26 +79,57 @@ type IdentityRow = {
   external_id: string;
   status: string;
   created_at: string;
+  totp_secret: string | null;
+  totp_pending_secret: string | null;
+  last_totp_step: number | null;
+  failed_attempts: number;
+  locked_until_ms: number | null;
+  permanently_locked: number;
+  temporary_lockouts: number;
+  backup_salt: string | null;
 };
+
+/** Storage schema steps, applied once each, in order (the object's own migrations). */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE identity (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    id TEXT NOT NULL,
+    company_id TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    totp_secret TEXT,
+    totp_pending_secret TEXT,
+    last_totp_step INTEGER,
+    failed_attempts INTEGER NOT NULL DEFAULT 0,
+    locked_until_ms INTEGER,
+    permanently_locked INTEGER NOT NULL DEFAULT 0,
+    temporary_lockouts INTEGER NOT NULL DEFAULT 0,
+    backup_salt TEXT
+  )`,
+  "CREATE TABLE backup_codes (hash TEXT PRIMARY KEY, used_at TEXT)",
+];
+
+/** The additional data a TOTP secret is sealed with: a sealed secret opens only for its identity. */
+export function totpSealingContext(companyId: string, externalId: string): string {
+  return JSON.stringify(["totp", companyId, externalId]);
+}
 
 export class IdentityGuard extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly outbox: D1Outbox;
   private readonly ledger: ChainLedger;
+  private readonly policy: LockoutPolicy;
+  /** Opened TOTP secrets by their sealed form, so a verify does not decrypt every time. */
+  private readonly openedSecrets = new Map<string, string>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS identity (
-      singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
-      id TEXT NOT NULL,
-      company_id TEXT NOT NULL,
-      external_id TEXT NOT NULL,
-      status TEXT NOT NULL,
-      created_at TEXT NOT NULL
-    )`);
+    this.migrate();
     this.outbox = new D1Outbox(this.sql, ctx.storage);
     this.ledger = new ChainLedger(this.sql, this.outbox);
+    this.policy = lockoutPolicy(env);
   }
 
   /** Creates the identity unless it exists; the answer says which. Audited, flushed to D1. */
@@ -79,7 +139,7 @@ export class IdentityGuard extends DurableObject<Env> {
     nowMs: number,
     meta: RequestMeta,
   ): Promise<{ created: true; identity: IdentityRecord } | { created: false }> {
-    if (this.identity()) return { created: false };
+    if (this.row()) return { created: false };
     const identity: IdentityRecord = {
       id: newId("idn", nowMs),
       company_id: companyId,
@@ -101,45 +161,333 @@ export class IdentityGuard extends DurableObject<Env> {
         [identity.id, identity.company_id, identity.external_id, identity.status, identity.created_at],
       );
       this.audit(identity, nowMs, meta, {
-        type: "identity.provisioned",
+        type: EVENT.identityProvisioned,
         outcome: "success",
         metadata: { external_id: externalId },
       });
     });
-    await this.flushSoon(nowMs, { wait: true });
+    await this.flush(nowMs, { wait: true });
     return { created: true, identity };
   }
 
-  /** The live security profile, or null when this identity was never provisioned. */
-  async profile(): Promise<Profile | null> {
-    const identity = this.identity();
-    if (!identity) return null;
-    return {
-      id: identity.id,
-      external_id: identity.external_id,
-      status: identity.status,
-      has_otp: false,
-      has_passkeys: false,
-      is_locked: false,
-      failed_attempts: 0,
-      saas_client_id: identity.company_id,
-      backup_codes_remaining: 0,
-      locked_until: null,
-      mfa_challenge_required_from: null,
-      created_at: identity.created_at,
-    };
+  /** The live security profile at `nowMs`, or null when this identity was never provisioned. */
+  async profile(nowMs: number): Promise<Profile | null> {
+    const row = this.row();
+    return row ? this.profileOf(row, nowMs) : null;
+  }
+
+  /**
+   * Stores a new TOTP secret, sealed by the caller. Without `confirm` it replaces the active
+   * secret at once; with `confirm` it waits as pending until a code verifies against it, and
+   * the previous secret stays in force meanwhile. Re-enrolment resets neither the failure
+   * count nor the escalation, and keeps the replay guard.
+   */
+  async enrolTotp(
+    sealedSecret: string,
+    confirm: boolean,
+    nowMs: number,
+    meta: RequestMeta,
+  ): Promise<{ result: "enrolled"; identity: IdentityRecord } | IdentityRefusal> {
+    const row = this.row();
+    if (!row) return { result: "not_found" };
+    const identity = this.recordOf(row);
+    if (identity.status === "disabled") return { result: "disabled" };
+    this.ctx.storage.transactionSync(() => {
+      if (confirm) {
+        this.sql.exec("UPDATE identity SET totp_pending_secret = ? WHERE singleton = 1", sealedSecret);
+      } else {
+        this.sql.exec(
+          "UPDATE identity SET totp_secret = ?, totp_pending_secret = NULL WHERE singleton = 1",
+          sealedSecret,
+        );
+      }
+      this.audit(identity, nowMs, meta, {
+        type: EVENT.totpEnrolled,
+        outcome: "success",
+        metadata: { pending_confirmation: confirm, re_enrolment: row.totp_secret !== null },
+      });
+    });
+    await this.flush(nowMs, { wait: true });
+    return { result: "enrolled", identity };
+  }
+
+  /** Replaces the backup codes with a new set of `count`, atomically; returns them this once. */
+  async regenerateBackupCodes(
+    count: number,
+    nowMs: number,
+    meta: RequestMeta,
+  ): Promise<{ result: "generated"; codes: string[] } | IdentityRefusal> {
+    const row = this.row();
+    if (!row) return { result: "not_found" };
+    const identity = this.recordOf(row);
+    if (identity.status === "disabled") return { result: "disabled" };
+    const pepper = this.backupPepper();
+    const codes = generateBackupCodes(count);
+    const salt = generateBackupCodeSalt();
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec("DELETE FROM backup_codes");
+      this.sql.exec("UPDATE identity SET backup_salt = ? WHERE singleton = 1", salt);
+      for (const code of codes) {
+        const canonical = normalizeBackupCode(code) ?? "";
+        this.sql.exec("INSERT INTO backup_codes (hash) VALUES (?)", hashBackupCode(canonical, pepper, salt));
+      }
+      this.audit(identity, nowMs, meta, {
+        type: EVENT.backupCodesGenerated,
+        outcome: "success",
+        metadata: { count, replaced_previous: row.backup_salt !== null },
+      });
+    });
+    await this.flush(nowMs, { wait: true });
+    return { result: "generated", codes };
+  }
+
+  /**
+   * Checks a TOTP or backup code. While locked, even a right code is refused unchecked. The
+   * only await (opening the sealed secrets) comes before the decision; the decision itself
+   * re-reads the state and writes the outcome in one synchronous transaction.
+   */
+  async verifyCode(code: string, nowMs: number, meta: RequestMeta): Promise<VerifyOutcome> {
+    for (;;) {
+      const before = this.row();
+      if (!before) return { result: "not_found" };
+      const secrets = await this.openSecrets(before);
+      const row = this.row();
+      if (!row) return { result: "not_found" };
+      // A re-enrolment slipped in while the secrets were being opened: open the new ones.
+      if (row.totp_secret !== before.totp_secret || row.totp_pending_secret !== before.totp_pending_secret) continue;
+      const outcome = this.ctx.storage.transactionSync(() => this.decide(row, secrets, code, nowMs, meta));
+      await this.flush(nowMs, { wait: false });
+      return outcome;
+    }
+  }
+
+  /** Clears the lock, the failure count and the escalation. Audited. */
+  async unlock(nowMs: number, meta: RequestMeta): Promise<Profile | null> {
+    const row = this.row();
+    if (!row) return null;
+    const identity = this.recordOf(row);
+    const wasLocked = lockStatus(this.attemptsOf(row), nowMs).locked;
+    this.ctx.storage.transactionSync(() => {
+      this.writeAttempts(UNLOCKED);
+      this.audit(identity, nowMs, meta, {
+        type: EVENT.identityUnlocked,
+        outcome: "success",
+        metadata: { was_locked: wasLocked, failed_attempts_cleared: row.failed_attempts },
+      });
+    });
+    await this.flush(nowMs, { wait: true });
+    return this.profile(nowMs);
   }
 
   override async alarm(): Promise<void> {
     await this.outbox.flush(this.env.DB);
   }
 
-  private identity(): IdentityRecord | null {
-    const row = this.sql
-      .exec<IdentityRow>("SELECT id, company_id, external_id, status, created_at FROM identity WHERE singleton = 1")
+  private decide(
+    row: IdentityRow,
+    secrets: { active: string | null; pending: string | null },
+    code: string,
+    nowMs: number,
+    meta: RequestMeta,
+  ): VerifyOutcome {
+    const identity = this.recordOf(row);
+    const verifyEvent = (outcome: "success" | "failure", reason: string | null, metadata: Record<string, unknown>) =>
+      this.audit(identity, nowMs, meta, { type: EVENT.mfaVerify, outcome, reason, metadata });
+
+    if (identity.status === "disabled") {
+      verifyEvent("failure", "identity_disabled", {});
+      return { result: "disabled" };
+    }
+
+    let attempts = settle(this.attemptsOf(row), nowMs);
+    const lock = lockStatus(attempts, nowMs);
+    if (lock.locked) {
+      verifyEvent("failure", "locked", { permanent: lock.permanent });
+      return {
+        result: "locked",
+        lockedUntil: lockedUntilIso(lock.lockedUntilMs),
+        failedAttempts: attempts.failedAttempts,
+      };
+    }
+
+    const unusedBackupCodes = this.unusedBackupCodes();
+    if (secrets.active === null && secrets.pending === null && unusedBackupCodes === 0) {
+      verifyEvent("failure", "mfa_not_configured", {});
+      return { result: "not_configured" };
+    }
+
+    const match = this.match(row, secrets, code, nowMs);
+    if (match.kind === "totp" || match.kind === "backup_code") {
+      const method = match.kind;
+      attempts = UNLOCKED;
+      this.writeAttempts(attempts);
+      if (match.kind === "totp") {
+        this.sql.exec("UPDATE identity SET last_totp_step = ? WHERE singleton = 1", match.step);
+        if (match.promotesPending) {
+          this.sql.exec(
+            "UPDATE identity SET totp_secret = totp_pending_secret, totp_pending_secret = NULL WHERE singleton = 1",
+          );
+        }
+      } else {
+        this.sql.exec("UPDATE backup_codes SET used_at = ? WHERE hash = ?", isoTime(nowMs), match.hash);
+      }
+      const backupCodesRemaining = this.unusedBackupCodes();
+      verifyEvent("success", null, {
+        method,
+        backup_codes_remaining: backupCodesRemaining,
+        ...(match.kind === "totp" && match.promotesPending ? { confirmed_enrolment: true } : {}),
+      });
+      return { result: "success", method, backupCodesRemaining, identityId: identity.id };
+    }
+
+    // A failure: counted, audited, and possibly the one that locks.
+    const failure = recordFailure(attempts, nowMs, this.policy);
+    attempts = failure.state;
+    this.writeAttempts(attempts);
+    const reason = match.kind === "replay" ? "code_reused" : "invalid_code";
+    if (match.kind === "replay") {
+      this.audit(identity, nowMs, meta, {
+        type: EVENT.totpReplay,
+        outcome: "failure",
+        reason,
+        metadata: { failed_attempts: attempts.failedAttempts },
+      });
+    } else {
+      verifyEvent("failure", reason, { failed_attempts: attempts.failedAttempts });
+    }
+    if (failure.lockedNow) {
+      const locked = lockStatus(attempts, nowMs);
+      const lockedUntil = locked.locked ? lockedUntilIso(locked.lockedUntilMs) : null;
+      this.audit(identity, nowMs, meta, {
+        type: EVENT.identityLocked,
+        outcome: "success",
+        reason: "too_many_failed_attempts",
+        metadata: {
+          permanent: attempts.permanentlyLocked,
+          locked_until: lockedUntil,
+          temporary_lockouts: attempts.temporaryLockouts,
+        },
+      });
+      return { result: "locked", lockedUntil, failedAttempts: attempts.failedAttempts };
+    }
+    return {
+      result: reason,
+      failedAttempts: attempts.failedAttempts,
+      attemptsRemaining: attemptsRemaining(attempts, this.policy),
+    };
+  }
+
+  /** What the code is against this identity's factors; pure apart from reading backup hashes. */
+  private match(
+    row: IdentityRow,
+    secrets: { active: string | null; pending: string | null },
+    code: string,
+    nowMs: number,
+  ):
+    | { kind: "totp"; step: number; promotesPending: boolean }
+    | { kind: "backup_code"; hash: string }
+    | { kind: "replay" }
+    | { kind: "invalid" } {
+    if (looksLikeTotp(code)) {
+      // RFC 6238 §5.2: the current step and one either side; the replay guard refuses any step at
+      // or before the last one accepted, so a code is good once and an older one never again.
+      const candidates: { step: number; promotesPending: boolean }[] = [];
+      for (const [secret, promotesPending] of [
+        [secrets.active, false],
+        [secrets.pending, true],
+      ] as const) {
+        if (secret === null) continue;
+        const result = verifyTotp(secret, code, nowMs);
+        if (result.ok) candidates.push({ step: result.step, promotesPending });
+      }
+      const best = candidates.sort((a, b) => b.step - a.step)[0];
+      if (!best) return { kind: "invalid" };
+      if (row.last_totp_step !== null && best.step <= row.last_totp_step) return { kind: "replay" };
+      return { kind: "totp", ...best };
+    }
+    const canonical = normalizeBackupCode(code);
+    if (canonical === null || row.backup_salt === null) return { kind: "invalid" };
+    const hash = hashBackupCode(canonical, this.backupPepper(), row.backup_salt);
+    const found = this.sql
+      .exec<{ hash: string }>("SELECT hash FROM backup_codes WHERE hash = ? AND used_at IS NULL", hash)
       .toArray()[0];
-    if (!row) return null;
-    return { ...row, status: row.status === "disabled" ? "disabled" : "active" };
+    return found ? { kind: "backup_code", hash: found.hash } : { kind: "invalid" };
+  }
+
+  private async openSecrets(row: IdentityRow): Promise<{ active: string | null; pending: string | null }> {
+    const context = totpSealingContext(row.company_id, row.external_id);
+    const open = async (sealed: string | null): Promise<string | null> => {
+      if (sealed === null) return null;
+      const cached = this.openedSecrets.get(sealed);
+      if (cached !== undefined) return cached;
+      const opened = await openSecret(parseKeyring(this.env.TOTP_ENCRYPTION_KEYS), sealed, context);
+      if (this.openedSecrets.size >= 4) this.openedSecrets.clear();
+      this.openedSecrets.set(sealed, opened);
+      return opened;
+    };
+    return { active: await open(row.totp_secret), pending: await open(row.totp_pending_secret) };
+  }
+
+  private backupPepper(): Uint8Array {
+    const value = this.env.BACKUP_CODE_PEPPER;
+    if (!value) throw new Error("BACKUP_CODE_PEPPER is not set");
+    return Uint8Array.from(atob(value), (c) => c.charCodeAt(0));
+  }
+
+  private unusedBackupCodes(): number {
+    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM backup_codes WHERE used_at IS NULL").one().n;
+  }
+
+  private profileOf(row: IdentityRow, nowMs: number): Profile {
+    const attempts = settle(this.attemptsOf(row), nowMs);
+    const lock = lockStatus(attempts, nowMs);
+    return {
+      id: row.id,
+      external_id: row.external_id,
+      status: this.recordOf(row).status,
+      has_otp: row.totp_secret !== null,
+      has_passkeys: false,
+      is_locked: lock.locked,
+      failed_attempts: attempts.failedAttempts,
+      saas_client_id: row.company_id,
+      backup_codes_remaining: this.unusedBackupCodes(),
+      locked_until: lock.locked ? lockedUntilIso(lock.lockedUntilMs) : null,
+      mfa_challenge_required_from: null,
+      created_at: row.created_at,
+    };
+  }
+
+  private row(): IdentityRow | null {
+    return this.sql.exec<IdentityRow>("SELECT * FROM identity WHERE singleton = 1").toArray()[0] ?? null;
+  }
+
+  private recordOf(row: IdentityRow): IdentityRecord {
+    return {
+      id: row.id,
+      company_id: row.company_id,
+      external_id: row.external_id,
+      status: row.status === "disabled" ? "disabled" : "active",
+      created_at: row.created_at,
+    };
+  }
+
+  private attemptsOf(row: IdentityRow): AttemptState {
+    return {
+      failedAttempts: row.failed_attempts,
+      lockedUntilMs: row.locked_until_ms,
+      permanentlyLocked: row.permanently_locked === 1,
+      temporaryLockouts: row.temporary_lockouts,
+    };
+  }
+
+  private writeAttempts(state: AttemptState): void {
+    this.sql.exec(
+      "UPDATE identity SET failed_attempts = ?, locked_until_ms = ?, permanently_locked = ?, temporary_lockouts = ? WHERE singleton = 1",
+      state.failedAttempts,
+      state.lockedUntilMs,
+      state.permanentlyLocked ? 1 : 0,
+      state.temporaryLockouts,
+    );
   }
 
   private audit(identity: IdentityRecord, nowMs: number, meta: RequestMeta, input: EventInput): void {
@@ -149,6 +497,7 @@ export class IdentityGuard extends DurableObject<Env> {
       request_id: meta.requestId,
       ip: meta.ip ?? null,
       ...input,
+      metadata: { ...(meta.userAgent ? { user_agent: meta.userAgent } : {}), ...input.metadata },
     });
   }
 
@@ -156,13 +505,32 @@ export class IdentityGuard extends DurableObject<Env> {
    * Schedules the D1 replay. Off the hot path callers wait for it so their writes are
    * readable when they answer; on the hot path the alarm does it right after.
    */
-  private async flushSoon(nowMs: number, options: { wait: boolean }): Promise<void> {
+  private async flush(nowMs: number, options: { wait: boolean }): Promise<void> {
     await this.outbox.scheduleFlush(nowMs);
     if (!options.wait) return;
     await this.outbox.flush(this.env.DB).catch((error: unknown) => {
       console.error("identity guard: D1 flush failed, alarm will retry", String(error));
     });
   }
+
+  private migrate(): void {
+    this.sql.exec(
+      "CREATE TABLE IF NOT EXISTS schema_version (singleton INTEGER PRIMARY KEY, version INTEGER NOT NULL)",
+    );
+    const current = this.sql.exec<{ version: number }>("SELECT version FROM schema_version").toArray()[0]?.version ?? 0;
+    if (current >= MIGRATIONS.length) return;
+    this.ctx.storage.transactionSync(() => {
+      for (const statement of MIGRATIONS.slice(current)) this.sql.exec(statement);
+      this.sql.exec(
+        "INSERT INTO schema_version (singleton, version) VALUES (1, ?) ON CONFLICT (singleton) DO UPDATE SET version = excluded.version",
+        MIGRATIONS.length,
+      );
+    });
+  }
+}
+
+function lockedUntilIso(lockedUntilMs: number | null): string | null {
+  return lockedUntilMs === null ? null : isoTime(lockedUntilMs);
 }
 
 export function identityGuard(env: Env, companyId: string, externalId: string): DurableObjectStub<IdentityGuard> {

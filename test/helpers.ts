@@ -1,4 +1,5 @@
 import { SELF } from "cloudflare:test";
+import { Secret, TOTP } from "otpauth";
 import type { Scope } from "../src/http/context";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
@@ -62,4 +63,52 @@ export async function tenant(name = "Acme"): Promise<{ companyId: string; key: s
 
 export async function provision(key: string, externalId: string): Promise<{ status: number; body: any }> {
   return call("/v1/idp/users", { key, body: { user: { external_id: externalId } } });
+}
+
+/** An independent TOTP implementation (the otpauth package) to produce codes as an authenticator app would. */
+export function totpCode(secret: string, timestampMs: number = Date.now()): string {
+  return new TOTP({ secret: Secret.fromBase32(secret), algorithm: "SHA1", digits: 6, period: 30 }).generate({
+    timestamp: timestampMs,
+  });
+}
+
+/** A company, a key, and an identity enrolled with TOTP. */
+export async function enrolled(
+  externalId = "mfa-user",
+): Promise<{ key: string; companyId: string; keyId: string; secret: string; identityId: string }> {
+  const t = await tenant();
+  const created = await provision(t.key, externalId);
+  const res = await call(`/v1/idp/otp?externalUserId=${encodeURIComponent(externalId)}`, {
+    key: t.key,
+    body: { otp: { issuer_name: "Acme Enterprise", account_name: "alexander@enterprise.com" } },
+  });
+  if (res.status !== 201) throw new Error(`enrol: ${res.status} ${JSON.stringify(res.body)}`);
+  return { ...t, secret: res.body.user.new_otp_secret, identityId: created.body.user.id };
+}
+
+export async function verifyCode(
+  key: string,
+  externalId: string,
+  code: unknown,
+  context?: unknown,
+): Promise<{ status: number; body: any; headers: Headers }> {
+  return call("/v1/idp/otp/verify", { key, body: { otp: { id: externalId, code }, ...(context ? { context } : {}) } });
+}
+
+/** Audit events of the caller's company, all pages; waits up to `waitMs` for at least `atLeast` (hot-path events ship from the alarm). */
+export async function auditEvents(key: string, query = "", atLeast = 0, waitMs = 5000): Promise<any[]> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const events: any[] = [];
+    let cursor: string | null = null;
+    do {
+      const res: { body: any } = await call(`/v1/audit/events?limit=200${query}${cursor ? `&cursor=${cursor}` : ""}`, {
+        key,
+      });
+      events.push(...res.body.events);
+      cursor = res.body.next_cursor;
+    } while (cursor);
+    if (events.length >= atLeast || Date.now() > deadline) return events;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

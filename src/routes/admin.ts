@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { EVENT } from "../audit/event-types";
 import { companyLedger } from "../company-ledger";
 import { apiKeys, companies } from "../db/schema";
 import { isoTime, newId } from "../domain/ids";
@@ -108,7 +109,7 @@ export const adminRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
       .values({ id: company.id, name: company.name, createdAt: company.created_at });
     await companyLedger(c.env, company.id).append(company.id, nowMs, [
       {
-        type: "company.created",
+        type: EVENT.companyCreated,
         outcome: "success",
         actor: ADMIN_ACTOR,
         request_id: c.get("requestId"),
@@ -143,7 +144,7 @@ export const adminRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
     await db.insert(apiKeys).values(row);
     await companyLedger(c.env, company.id).append(company.id, nowMs, [
       {
-        type: "api_key.created",
+        type: EVENT.apiKeyCreated,
         outcome: "success",
         actor: ADMIN_ACTOR,
         request_id: c.get("requestId"),
@@ -185,7 +186,7 @@ export const adminRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
     forgetKey(row.keyHash);
     await companyLedger(c.env, row.companyId).append(row.companyId, nowMs, [
       {
-        type: "api_key.revoked",
+        type: EVENT.apiKeyRevoked,
         outcome: "success",
         actor: ADMIN_ACTOR,
         request_id: c.get("requestId"),

@@ -6,6 +6,7 @@ import { jsonBody } from "../http/json-body";
 import { ErrorSchema, ExternalIdSchema, ExternalUserIdQuery, errorResponses, ISO_TIME } from "../http/schemas";
 import { defaultHook } from "../http/validation";
 import { identityGuard } from "../identity-guard";
+import { refusal } from "./refusals";
 
 const security = [{ apiKey: [] }];
 
@@ -72,6 +73,23 @@ const profile = createRoute({
   },
 });
 
+const unlock = createRoute({
+  method: "post",
+  path: "/users/unlock",
+  tags: ["identities"],
+  summary: "Clear the lock, the failure count and the lockout escalation (idp:write)",
+  security,
+  middleware: [requireScope("idp:write"), jsonBody] as const,
+  request: {
+    query: ExternalUserIdQuery,
+    body: { required: false, content: { "application/json": { schema: z.object({}) } } },
+  },
+  responses: {
+    200: { description: "Unlocked; the profile after it.", content: { "application/json": { schema: ProfileSchema } } },
+    ...errorResponses(400, 401, 403, 404, 413, 415),
+  },
+});
+
 export const userRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
   .openapi(provision, async (c) => {
     const { user } = c.req.valid("json");
@@ -89,7 +107,17 @@ export const userRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
   .openapi(profile, async (c) => {
     const { externalUserId } = c.req.valid("query");
     const caller = c.get("caller");
-    const found = await identityGuard(c.env, caller.companyId, externalUserId).profile();
-    if (!found) throw new ApiError("not_found", {}, { message: "Identity not found" });
+    const found = await identityGuard(c.env, caller.companyId, externalUserId).profile(Date.now());
+    if (!found) throw refusal("not_found");
     return c.json(found, 200);
+  })
+  .openapi(unlock, async (c) => {
+    const { externalUserId } = c.req.valid("query");
+    const caller = c.get("caller");
+    const profile = await identityGuard(c.env, caller.companyId, externalUserId).unlock(Date.now(), {
+      actor: caller.keyId,
+      requestId: c.get("requestId"),
+    });
+    if (!profile) throw refusal("not_found");
+    return c.json(profile, 200);
   });

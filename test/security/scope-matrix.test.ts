@@ -18,6 +18,15 @@ interface RouteCase {
 const SCOPED_ROUTES: RouteCase[] = [
   { method: "POST", path: "/v1/idp/users", scope: "idp:write", body: { user: { external_id: "scoped" } } },
   { method: "GET", path: "/v1/idp/users?externalUserId=scoped", scope: "idp:read" },
+  { method: "POST", path: "/v1/idp/users/unlock?externalUserId=scoped", scope: "idp:write" },
+  {
+    method: "POST",
+    path: "/v1/idp/otp?externalUserId=scoped",
+    scope: "idp:write",
+    body: { otp: { issuer_name: "Acme", account_name: "a@b.c" } },
+  },
+  { method: "POST", path: "/v1/idp/otp/verify", scope: "idp:write", body: { otp: { id: "scoped", code: "123456" } } },
+  { method: "POST", path: "/v1/idp/backup-codes?externalUserId=scoped", scope: "idp:write", body: {} },
   { method: "GET", path: "/v1/audit/events", scope: "audit:read" },
   { method: "GET", path: "/v1/audit/verify", scope: "audit:read" },
 ];

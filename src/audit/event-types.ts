@@ -1,0 +1,15 @@
+/** Every audit event type, in one place. */
+export const EVENT = {
+  companyCreated: "company.created",
+  apiKeyCreated: "api_key.created",
+  apiKeyRevoked: "api_key.revoked",
+  identityProvisioned: "identity.provisioned",
+  totpEnrolled: "otp.enrolled",
+  backupCodesGenerated: "backup_codes.generated",
+  /** A verify attempt, success or failure; `reason` says why a failure failed. */
+  mfaVerify: "mfa.verify",
+  /** A TOTP code for a time step at or before the last accepted one. */
+  totpReplay: "totp_replay",
+  identityLocked: "identity.locked",
+  identityUnlocked: "identity.unlocked",
+} as const;

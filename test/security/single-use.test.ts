@@ -1,0 +1,34 @@
+/**
+ * Threat: a code intercepted once is submitted many times at the same instant, so that several
+ * requests pass the "already used?" check before any of them records the use, yielding several
+ * sessions from one code. One right TOTP code or one backup code sent 10 times at once must
+ * succeed exactly once.
+ */
+import { describe, expect, it } from "vitest";
+import { call, enrolled, provision, tenant, totpCode, verifyCode } from "../helpers";
+
+describe("single use under concurrency", () => {
+  it("accepts one right TOTP code sent 10 times at once exactly once", async () => {
+    const { key, secret } = await enrolled("u");
+    const code = totpCode(secret);
+    const results = await Promise.all(Array.from({ length: 10 }, () => verifyCode(key, "u", code)));
+    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+    const refused = results.filter((r) => r.status !== 200);
+    expect(refused).toHaveLength(9);
+    // Four replays count toward the lock; the fifth locks; the rest are refused while locked.
+    expect(new Set(refused.map((r) => r.body.code))).toEqual(new Set(["code_reused", "locked"]));
+  });
+
+  it("accepts one backup code sent 10 times at once exactly once", async () => {
+    const { key } = await tenant();
+    await provision(key, "u");
+    const codes: string[] = (await call("/v1/idp/backup-codes?externalUserId=u", { key, method: "POST" })).body.user
+      .backupCodes;
+    const code = codes[3] ?? "";
+    const results = await Promise.all(Array.from({ length: 10 }, () => verifyCode(key, "u", code)));
+    const successes = results.filter((r) => r.status === 200);
+    expect(successes).toHaveLength(1);
+    expect(successes[0]?.body.method).toBe("backup_code");
+    expect((await call("/v1/idp/users?externalUserId=u", { key })).body.backup_codes_remaining).toBe(9);
+  });
+});
