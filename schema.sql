@@ -55,3 +55,46 @@ CREATE INDEX IF NOT EXISTS audit_events_company_time ON audit_events (company_id
 CREATE INDEX IF NOT EXISTS audit_events_identity_time ON audit_events (company_id, identity_id, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS audit_events_type_time ON audit_events (company_id, type, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS audit_events_chain ON audit_events (company_id, chain_id, seq);
+
+-- Mirrors of each identity's sessions (its Durable Object is the authority), for listing and clean-up.
+-- Validating a session never reads this table.
+CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT PRIMARY KEY,
+  company_id TEXT NOT NULL,
+  identity_id TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  mfa_verified_at TEXT NOT NULL,
+  revoked_at TEXT,
+  ip TEXT,
+  user_agent TEXT
+);
+CREATE INDEX IF NOT EXISTS sessions_identity ON sessions (company_id, identity_id, created_at);
+CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at);
+
+CREATE TABLE IF NOT EXISTS incidents (
+  id TEXT PRIMARY KEY,
+  company_id TEXT NOT NULL,
+  title TEXT NOT NULL,
+  severity TEXT NOT NULL CHECK (severity IN ('low', 'medium', 'high', 'critical')),
+  status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+  created_by TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  closed_at TEXT
+);
+CREATE INDEX IF NOT EXISTS incidents_company ON incidents (company_id, created_at);
+
+-- Sentinel identity actions; `incident_id` is one of our incidents or an external reference, kept as given.
+CREATE TABLE IF NOT EXISTS identity_actions (
+  id TEXT PRIMARY KEY,
+  company_id TEXT NOT NULL,
+  identity_id TEXT NOT NULL,
+  type TEXT NOT NULL CHECK (type IN ('disable', 'enable', 'revoke_sessions', 'force_mfa')),
+  reason TEXT,
+  incident_id TEXT,
+  performed_by TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS identity_actions_identity ON identity_actions (company_id, identity_id, created_at);
+CREATE INDEX IF NOT EXISTS identity_actions_incident ON identity_actions (company_id, incident_id, created_at);

@@ -14,7 +14,7 @@ const SECRETS = {
   ADMIN_TOKEN: () => `adm_${randomBytes(24).toString("base64url")}`,
   TOTP_ENCRYPTION_KEYS: () => `k1:${randomBytes(32).toString("base64")}`,
   BACKUP_CODE_PEPPER: () => randomBytes(32).toString("base64"),
-  SESSION_SIGNING_KEY: () => randomBytes(32).toString("base64"),
+  SESSION_SIGNING_KEY: () => `s1:${randomBytes(32).toString("base64")}`,
 };
 
 const existing = existsSync(".dev.vars") ? readFileSync(".dev.vars", "utf8") : "";

@@ -7,7 +7,10 @@ import { defaultHook } from "./http/validation";
 import { adminRoutes } from "./routes/admin";
 import { auditRoutes } from "./routes/audit";
 import { backupCodeRoutes } from "./routes/backup-codes";
+import { incidentRoutes } from "./routes/incidents";
 import { otpRoutes } from "./routes/otp";
+import { sentinelIdentityRoutes } from "./routes/sentinel-identity";
+import { sessionRoutes } from "./routes/sessions";
 import { userRoutes } from "./routes/users";
 
 const health = createRoute({
@@ -65,6 +68,9 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/v1/idp", userRoutes);
   app.route("/v1/idp", otpRoutes);
   app.route("/v1/idp", backupCodeRoutes);
+  app.route("/v1/idp", sessionRoutes);
+  app.route("/v1/sentinel", sentinelIdentityRoutes);
+  app.route("/v1/sentinel", incidentRoutes);
   app.route("/v1/audit", auditRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {

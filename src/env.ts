@@ -15,6 +15,8 @@ export interface Env {
   TOTP_ENCRYPTION_KEYS?: string;
   /** Secret. Base64 bytes: the HMAC pepper of backup-code hashes. */
   BACKUP_CODE_PEPPER?: string;
+  /** Secret. `s2:<base64 32 bytes>,s1:<...>`: HMAC keys signing session tokens, current first. */
+  SESSION_SIGNING_KEY?: string;
 
   MAX_FAILED_ATTEMPTS?: string;
   LOCKOUT_SECONDS?: string;
@@ -37,4 +39,8 @@ export function lockoutPolicy(env: Env): LockoutPolicy {
     lockoutSeconds: intSetting(env.LOCKOUT_SECONDS, 900),
     maxTemporaryLockouts: intSetting(env.MAX_TEMPORARY_LOCKOUTS, 3),
   };
+}
+
+export function sessionTtlSeconds(env: Env): number {
+  return intSetting(env.SESSION_TTL_SECONDS, 43_200);
 }

@@ -18,9 +18,10 @@ import {
   settle,
   UNLOCKED,
 } from "./domain/lockout";
-import { openSecret, parseKeyring } from "./domain/secret-box";
+import { openSecret } from "./domain/secret-box";
 import { looksLikeTotp, verifyTotp } from "./domain/totp";
-import { type Env, lockoutPolicy } from "./env";
+import { type Env, lockoutPolicy, sessionTtlSeconds } from "./env";
+import { totpKeyring } from "./http/keyrings";
 
 /**
  * One Durable Object per identity, named by (company, external_id): the authority on the
@@ -63,15 +64,81 @@ export interface RequestMeta {
   requestId: string;
   ip?: string | null;
   userAgent?: string | null;
+  reason?: string | null;
+}
+
+/** A session the object just issued; the Worker signs it into a token. */
+export interface IssuedSession {
+  id: string;
+  identityId: string;
+  issuedAtMs: number;
+  expiresAtMs: number;
+  mfaVerifiedAtMs: number;
 }
 
 export type VerifyOutcome =
-  | { result: "success"; method: "totp" | "backup_code"; backupCodesRemaining: number; identityId: string }
+  | { result: "success"; method: "totp" | "backup_code"; backupCodesRemaining: number; session: IssuedSession }
   | { result: "invalid_code" | "code_reused"; failedAttempts: number; attemptsRemaining: number }
   | { result: "locked"; lockedUntil: string | null; failedAttempts: number }
   | { result: "disabled" | "not_configured" | "not_found" };
 
 export type IdentityRefusal = { result: "not_found" | "disabled" };
+
+export type SessionStatus =
+  | { active: true; mfaRequired: boolean }
+  | { active: false; reason: "revoked" | "disabled" | "invalid" };
+
+export interface SessionView {
+  id: string;
+  identity_id: string;
+  external_id: string;
+  created_at: string;
+  expires_at: string;
+  mfa_verified_at: string;
+  mfa_required: boolean;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export type ActionType = "disable" | "enable" | "revoke_sessions" | "force_mfa";
+
+export interface ActionRecord {
+  id: string;
+  type: ActionType;
+  identity_id: string;
+  reason: string | null;
+  incident_id: string | null;
+  performed_by: string;
+  created_at: string;
+}
+
+export interface ActionOutcome {
+  result: "applied";
+  action: ActionRecord;
+  identity: { id: string; status: IdentityStatus };
+  revokedSessions: number;
+  mfaChallengeRequiredFrom: string | null;
+}
+
+/** What KV holds per identity for the eventual-consistency introspection path. */
+export interface IdentityMarks {
+  revoked_before_ms: number | null;
+  disabled: boolean;
+  mfa_challenge_required_from_ms: number | null;
+}
+
+export const identityMarksKey = (identityId: string): string => `idn:${identityId}`;
+export const sessionTombstoneKey = (sessionId: string): string => `ses:${sessionId}`;
+
+type SessionRow = {
+  id: string;
+  issued_at_ms: number;
+  expires_at_ms: number;
+  mfa_verified_at_ms: number;
+  revoked_at_ms: number | null;
+  ip: string | null;
+  user_agent: string | null;
+};
 
 type IdentityRow = {
   id: string;
@@ -87,6 +154,17 @@ type IdentityRow = {
   permanently_locked: number;
   temporary_lockouts: number;
   backup_salt: string | null;
+  sessions_revoked_before_ms: number | null;
+  mfa_challenge_required_from_ms: number | null;
+  marks_version: number;
+  marks_synced_version: number;
+};
+
+const ACTION_EVENT: Record<ActionType, string> = {
+  disable: EVENT.identityDisabled,
+  enable: EVENT.identityEnabled,
+  revoke_sessions: EVENT.sessionsRevoked,
+  force_mfa: EVENT.mfaChallengeForced,
 };
 
 /** Storage schema steps, applied once each, in order (the object's own migrations). */
@@ -108,6 +186,23 @@ const MIGRATIONS: readonly string[] = [
     backup_salt TEXT
   )`,
   "CREATE TABLE backup_codes (hash TEXT PRIMARY KEY, used_at TEXT)",
+  // Revocation marks: sessions issued at or before `sessions_revoked_before_ms` are revoked;
+  // sessions verified at or before `mfa_challenge_required_from_ms` need MFA again. The marks
+  // versions say whether KV has the latest marks yet.
+  "ALTER TABLE identity ADD COLUMN sessions_revoked_before_ms INTEGER",
+  "ALTER TABLE identity ADD COLUMN mfa_challenge_required_from_ms INTEGER",
+  "ALTER TABLE identity ADD COLUMN marks_version INTEGER NOT NULL DEFAULT 0",
+  "ALTER TABLE identity ADD COLUMN marks_synced_version INTEGER NOT NULL DEFAULT 0",
+  `CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    issued_at_ms INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL,
+    mfa_verified_at_ms INTEGER NOT NULL,
+    revoked_at_ms INTEGER,
+    ip TEXT,
+    user_agent TEXT,
+    tombstone_synced INTEGER NOT NULL DEFAULT 1
+  )`,
 ];
 
 /** The additional data a TOTP secret is sealed with: a sealed secret opens only for its identity. */
@@ -279,8 +374,169 @@ export class IdentityGuard extends DurableObject<Env> {
     return this.profile(nowMs);
   }
 
+  /**
+   * The authoritative answer for a session whose token the Worker has already checked
+   * (signature, company, expiry): revoked, disabled, or active and whether it needs MFA again.
+   */
+  async sessionStatus(sessionId: string, identityId: string): Promise<SessionStatus> {
+    const row = this.row();
+    if (!row || row.id !== identityId) return { active: false, reason: "invalid" };
+    const session = this.session(sessionId);
+    if (!session) return { active: false, reason: "invalid" };
+    if (row.status === "disabled") return { active: false, reason: "disabled" };
+    if (this.isRevoked(row, session)) return { active: false, reason: "revoked" };
+    return { active: true, mfaRequired: this.mfaRequired(row, session) };
+  }
+
+  /** Active sessions (not revoked, not expired at `nowMs`), oldest first. */
+  async listSessions(nowMs: number): Promise<SessionView[] | null> {
+    const row = this.row();
+    if (!row) return null;
+    if (row.status === "disabled") return [];
+    return this.sql
+      .exec<SessionRow>("SELECT * FROM sessions WHERE expires_at_ms > ? ORDER BY issued_at_ms, id", nowMs)
+      .toArray()
+      .filter((session) => !this.isRevoked(row, session))
+      .map((session) => ({
+        id: session.id,
+        identity_id: row.id,
+        external_id: row.external_id,
+        created_at: isoTime(session.issued_at_ms),
+        expires_at: isoTime(session.expires_at_ms),
+        mfa_verified_at: isoTime(session.mfa_verified_at_ms),
+        mfa_required: this.mfaRequired(row, session),
+        ip: session.ip,
+        user_agent: session.user_agent,
+      }));
+  }
+
+  /** Revokes one session; revoking it again answers the first revocation's time. Audited. */
+  async revokeSession(
+    sessionId: string,
+    nowMs: number,
+    meta: RequestMeta,
+  ): Promise<{ result: "revoked"; revokedAt: string } | { result: "not_found" }> {
+    const row = this.row();
+    const session = row ? this.session(sessionId) : null;
+    if (!row || !session) return { result: "not_found" };
+    if (session.revoked_at_ms !== null) return { result: "revoked", revokedAt: isoTime(session.revoked_at_ms) };
+    if (this.isRevoked(row, session)) {
+      return { result: "revoked", revokedAt: isoTime(row.sessions_revoked_before_ms ?? session.issued_at_ms) };
+    }
+    const identity = this.recordOf(row);
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec("UPDATE sessions SET revoked_at_ms = ?, tombstone_synced = 0 WHERE id = ?", nowMs, sessionId);
+      this.outbox.enqueue("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [
+        isoTime(nowMs),
+        sessionId,
+      ]);
+      this.audit(identity, nowMs, meta, {
+        type: EVENT.sessionRevoked,
+        outcome: "success",
+        reason: meta.reason ?? null,
+        metadata: { session_id: sessionId },
+      });
+    });
+    await this.flush(nowMs, { wait: true });
+    return { result: "revoked", revokedAt: isoTime(nowMs) };
+  }
+
+  /**
+   * A Sentinel identity action. Each takes effect for the very next strong introspection (this
+   * object is what it asks) and is pushed to KV for the eventual path before the call returns
+   * (the alarm retries if KV fails). Revoking every session is one mark, however many exist.
+   */
+  async applyAction(
+    type: ActionType,
+    details: { reason: string | null; incidentId: string | null },
+    nowMs: number,
+    meta: RequestMeta,
+  ): Promise<ActionOutcome | { result: "not_found" }> {
+    const row = this.row();
+    if (!row) return { result: "not_found" };
+    const identity = this.recordOf(row);
+    const action: ActionRecord = {
+      id: newId("act", nowMs),
+      type,
+      identity_id: identity.id,
+      reason: details.reason,
+      incident_id: details.incidentId,
+      performed_by: meta.actor,
+      created_at: isoTime(nowMs),
+    };
+    let status = identity.status;
+    let revokedSessions = 0;
+    let mfaFromMs = row.mfa_challenge_required_from_ms;
+
+    this.ctx.storage.transactionSync(() => {
+      const revokeAll = (): void => {
+        revokedSessions = this.activeSessionCount(row, nowMs);
+        const revokedBeforeMs = Math.max(row.sessions_revoked_before_ms ?? nowMs, nowMs);
+        this.sql.exec("UPDATE identity SET sessions_revoked_before_ms = ? WHERE singleton = 1", revokedBeforeMs);
+        this.outbox.enqueue(
+          "UPDATE sessions SET revoked_at = ? WHERE company_id = ? AND identity_id = ? AND revoked_at IS NULL AND created_at <= ?",
+          [action.created_at, identity.company_id, identity.id, isoTime(revokedBeforeMs)],
+        );
+      };
+      switch (type) {
+        case "disable":
+          status = "disabled";
+          revokeAll();
+          break;
+        case "enable":
+          status = "active";
+          break;
+        case "revoke_sessions":
+          revokeAll();
+          break;
+        case "force_mfa":
+          mfaFromMs = Math.max(row.mfa_challenge_required_from_ms ?? nowMs, nowMs);
+          this.sql.exec("UPDATE identity SET mfa_challenge_required_from_ms = ? WHERE singleton = 1", mfaFromMs);
+          break;
+      }
+      if (status !== identity.status) {
+        this.sql.exec("UPDATE identity SET status = ? WHERE singleton = 1", status);
+        this.outbox.enqueue("UPDATE identities SET status = ? WHERE id = ?", [status, identity.id]);
+      }
+      this.sql.exec("UPDATE identity SET marks_version = marks_version + 1 WHERE singleton = 1");
+      this.outbox.enqueue(
+        "INSERT OR IGNORE INTO identity_actions (id, company_id, identity_id, type, reason, incident_id, performed_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+          action.id,
+          identity.company_id,
+          identity.id,
+          action.type,
+          action.reason,
+          action.incident_id,
+          action.performed_by,
+          action.created_at,
+        ],
+      );
+      this.audit(identity, nowMs, meta, {
+        type: ACTION_EVENT[type],
+        outcome: "success",
+        reason: action.reason,
+        incident_id: action.incident_id,
+        metadata: {
+          action_id: action.id,
+          ...(type === "disable" || type === "revoke_sessions" ? { revoked_sessions: revokedSessions } : {}),
+          ...(type === "disable" || type === "enable" ? { previous_status: identity.status } : {}),
+        },
+      });
+    });
+    await this.flush(nowMs, { wait: true });
+    return {
+      result: "applied",
+      action,
+      identity: { id: identity.id, status },
+      revokedSessions,
+      mfaChallengeRequiredFrom: mfaFromMs === null ? null : isoTime(mfaFromMs),
+    };
+  }
+
   override async alarm(): Promise<void> {
     await this.outbox.flush(this.env.DB);
+    await this.syncKv(Date.now());
   }
 
   private decide(
@@ -332,12 +588,14 @@ export class IdentityGuard extends DurableObject<Env> {
         this.sql.exec("UPDATE backup_codes SET used_at = ? WHERE hash = ?", isoTime(nowMs), match.hash);
       }
       const backupCodesRemaining = this.unusedBackupCodes();
+      const session = this.issueSession(row, nowMs, meta);
       verifyEvent("success", null, {
         method,
         backup_codes_remaining: backupCodesRemaining,
+        session_id: session.id,
         ...(match.kind === "totp" && match.promotesPending ? { confirmed_enrolment: true } : {}),
       });
-      return { result: "success", method, backupCodesRemaining, identityId: identity.id };
+      return { result: "success", method, backupCodesRemaining, session };
     }
 
     // A failure: counted, audited, and possibly the one that locks.
@@ -420,12 +678,108 @@ export class IdentityGuard extends DurableObject<Env> {
       if (sealed === null) return null;
       const cached = this.openedSecrets.get(sealed);
       if (cached !== undefined) return cached;
-      const opened = await openSecret(parseKeyring(this.env.TOTP_ENCRYPTION_KEYS), sealed, context);
+      const opened = await openSecret(totpKeyring(this.env), sealed, context);
       if (this.openedSecrets.size >= 4) this.openedSecrets.clear();
       this.openedSecrets.set(sealed, opened);
       return opened;
     };
     return { active: await open(row.totp_secret), pending: await open(row.totp_pending_secret) };
+  }
+
+  /** Inside the verify transaction: a new session, issued strictly after every revocation mark. */
+  private issueSession(row: IdentityRow, nowMs: number, meta: RequestMeta): IssuedSession {
+    // Marks are inclusive ("issued at or before T is revoked"), so a session issued in the same
+    // millisecond as a revoke or force-mfa would be born revoked: issue it one millisecond later.
+    const floorMs = Math.max(row.sessions_revoked_before_ms ?? -1, row.mfa_challenge_required_from_ms ?? -1) + 1;
+    const issuedAtMs = Math.max(nowMs, floorMs);
+    const session: IssuedSession = {
+      id: newId("ses", issuedAtMs),
+      identityId: row.id,
+      issuedAtMs,
+      expiresAtMs: issuedAtMs + sessionTtlSeconds(this.env) * 1000,
+      mfaVerifiedAtMs: issuedAtMs,
+    };
+    this.sql.exec("DELETE FROM sessions WHERE expires_at_ms <= ? AND tombstone_synced = 1", nowMs);
+    this.sql.exec(
+      "INSERT INTO sessions (id, issued_at_ms, expires_at_ms, mfa_verified_at_ms, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?)",
+      session.id,
+      session.issuedAtMs,
+      session.expiresAtMs,
+      session.mfaVerifiedAtMs,
+      meta.ip ?? null,
+      meta.userAgent ?? null,
+    );
+    this.outbox.enqueue(
+      "INSERT OR IGNORE INTO sessions (id, company_id, identity_id, external_id, created_at, expires_at, mfa_verified_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      [
+        session.id,
+        row.company_id,
+        row.id,
+        row.external_id,
+        isoTime(session.issuedAtMs),
+        isoTime(session.expiresAtMs),
+        isoTime(session.mfaVerifiedAtMs),
+        meta.ip ?? null,
+        meta.userAgent ?? null,
+      ],
+    );
+    return session;
+  }
+
+  private session(sessionId: string): SessionRow | null {
+    return this.sql.exec<SessionRow>("SELECT * FROM sessions WHERE id = ?", sessionId).toArray()[0] ?? null;
+  }
+
+  private isRevoked(row: IdentityRow, session: SessionRow): boolean {
+    return (
+      session.revoked_at_ms !== null ||
+      (row.sessions_revoked_before_ms !== null && session.issued_at_ms <= row.sessions_revoked_before_ms)
+    );
+  }
+
+  private mfaRequired(row: IdentityRow, session: SessionRow): boolean {
+    return (
+      row.mfa_challenge_required_from_ms !== null && session.mfa_verified_at_ms <= row.mfa_challenge_required_from_ms
+    );
+  }
+
+  private activeSessionCount(row: IdentityRow, nowMs: number): number {
+    return this.sql
+      .exec<SessionRow>("SELECT * FROM sessions WHERE expires_at_ms > ? AND revoked_at_ms IS NULL", nowMs)
+      .toArray()
+      .filter((session) => !this.isRevoked(row, session)).length;
+  }
+
+  /**
+   * Pushes the revocation marks and per-session tombstones KV does not have yet. Idempotent:
+   * the marks are rewritten whole from the current state. TTLs outlive the longest session.
+   */
+  private async syncKv(nowMs: number): Promise<void> {
+    const row = this.row();
+    if (!row) return;
+    const ttlSeconds = sessionTtlSeconds(this.env);
+    if (row.marks_version > row.marks_synced_version) {
+      const marks: IdentityMarks = {
+        revoked_before_ms: row.sessions_revoked_before_ms,
+        disabled: row.status === "disabled",
+        mfa_challenge_required_from_ms: row.mfa_challenge_required_from_ms,
+      };
+      await this.env.TOMBSTONES.put(identityMarksKey(row.id), JSON.stringify(marks), {
+        expirationTtl: ttlSeconds + 3600,
+      });
+      this.sql.exec(
+        "UPDATE identity SET marks_synced_version = max(marks_synced_version, ?) WHERE singleton = 1",
+        row.marks_version,
+      );
+    }
+    const pending = this.sql
+      .exec<{ id: string; expires_at_ms: number }>("SELECT id, expires_at_ms FROM sessions WHERE tombstone_synced = 0")
+      .toArray();
+    for (const session of pending) {
+      const ttl = Math.max(60, Math.ceil((session.expires_at_ms - nowMs) / 1000) + 60);
+      await this.env.TOMBSTONES.put(sessionTombstoneKey(session.id), "revoked", { expirationTtl: ttl });
+      this.sql.exec("UPDATE sessions SET tombstone_synced = 1 WHERE id = ?", session.id);
+    }
   }
 
   private backupPepper(): Uint8Array {
@@ -452,7 +806,8 @@ export class IdentityGuard extends DurableObject<Env> {
       saas_client_id: row.company_id,
       backup_codes_remaining: this.unusedBackupCodes(),
       locked_until: lock.locked ? lockedUntilIso(lock.lockedUntilMs) : null,
-      mfa_challenge_required_from: null,
+      mfa_challenge_required_from:
+        row.mfa_challenge_required_from_ms === null ? null : isoTime(row.mfa_challenge_required_from_ms),
       created_at: row.created_at,
     };
   }
@@ -510,6 +865,9 @@ export class IdentityGuard extends DurableObject<Env> {
     if (!options.wait) return;
     await this.outbox.flush(this.env.DB).catch((error: unknown) => {
       console.error("identity guard: D1 flush failed, alarm will retry", String(error));
+    });
+    await this.syncKv(nowMs).catch((error: unknown) => {
+      console.error("identity guard: KV sync failed, alarm will retry", String(error));
     });
   }
 

@@ -112,3 +112,24 @@ export async function auditEvents(key: string, query = "", atLeast = 0, waitMs =
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** A verified session for an enrolled identity: verify with the next unused TOTP step. */
+export async function openSession(
+  key: string,
+  externalId: string,
+  secret: string,
+  stepOffset = 0,
+): Promise<{ id: string; token: string; expires_at: string }> {
+  const res = await verifyCode(key, externalId, totpCode(secret, Date.now() + stepOffset * 30_000));
+  if (res.status !== 200) throw new Error(`verify: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.session;
+}
+
+export async function introspect(key: string, token: string, consistency?: "strong" | "eventual"): Promise<any> {
+  const res = await call("/v1/idp/sessions/introspect", {
+    key,
+    body: { session: { token }, ...(consistency ? { consistency } : {}) },
+  });
+  if (res.status !== 200) throw new Error(`introspect: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}

@@ -12,4 +12,13 @@ export const EVENT = {
   totpReplay: "totp_replay",
   identityLocked: "identity.locked",
   identityUnlocked: "identity.unlocked",
+  identityDisabled: "identity.disabled",
+  identityEnabled: "identity.enabled",
+  /** Every session of an identity revoked at once (revoke-sessions). */
+  sessionsRevoked: "sessions.revoked",
+  /** One session revoked. */
+  sessionRevoked: "session.revoked",
+  mfaChallengeForced: "mfa.challenge_forced",
+  incidentCreated: "incident.created",
+  incidentClosed: "incident.closed",
 } as const;

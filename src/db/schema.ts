@@ -58,3 +58,56 @@ export const auditEvents = sqliteTable(
   },
   (t) => [unique().on(t.chainId, t.seq)],
 );
+
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    id: text("id").primaryKey(),
+    companyId: text("company_id").notNull(),
+    identityId: text("identity_id").notNull(),
+    externalId: text("external_id").notNull(),
+    createdAt: text("created_at").notNull(),
+    expiresAt: text("expires_at").notNull(),
+    mfaVerifiedAt: text("mfa_verified_at").notNull(),
+    revokedAt: text("revoked_at"),
+    ip: text("ip"),
+    userAgent: text("user_agent"),
+  },
+  (t) => [
+    index("sessions_identity").on(t.companyId, t.identityId, t.createdAt),
+    index("sessions_expiry").on(t.expiresAt),
+  ],
+);
+
+export const incidents = sqliteTable(
+  "incidents",
+  {
+    id: text("id").primaryKey(),
+    companyId: text("company_id").notNull(),
+    title: text("title").notNull(),
+    severity: text("severity", { enum: ["low", "medium", "high", "critical"] }).notNull(),
+    status: text("status", { enum: ["open", "closed"] }).notNull(),
+    createdBy: text("created_by").notNull(),
+    createdAt: text("created_at").notNull(),
+    closedAt: text("closed_at"),
+  },
+  (t) => [index("incidents_company").on(t.companyId, t.createdAt)],
+);
+
+export const identityActions = sqliteTable(
+  "identity_actions",
+  {
+    id: text("id").primaryKey(),
+    companyId: text("company_id").notNull(),
+    identityId: text("identity_id").notNull(),
+    type: text("type", { enum: ["disable", "enable", "revoke_sessions", "force_mfa"] }).notNull(),
+    reason: text("reason"),
+    incidentId: text("incident_id"),
+    performedBy: text("performed_by").notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [
+    index("identity_actions_identity").on(t.companyId, t.identityId, t.createdAt),
+    index("identity_actions_incident").on(t.companyId, t.incidentId, t.createdAt),
+  ],
+);

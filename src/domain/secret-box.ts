@@ -1,3 +1,5 @@
+import { decodeBase64, decodeBase64Url, encodeBase64Url } from "./base64";
+
 /**
  * AES-256-GCM sealing of TOTP secrets at rest, with key ids so keys can rotate: new seals use
  * the first key of `TOTP_ENCRYPTION_KEYS`, older keys stay listed to open what they sealed.
@@ -11,14 +13,13 @@ export interface Keyring {
 
 const VERSION = "v1";
 const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
-const BASE64URL = /^[A-Za-z0-9_-]*$/;
 const KEY_BYTES = 32;
 // NIST SP 800-38D §8.2.2: 96-bit random IVs; at a few seals per enrolment the 2^32 bound is far off.
 const IV_BYTES = 12;
 
 /** `k2:BASE64,k1:BASE64`, first = current. A bad keyring is a deploy error, so it throws. */
-export function parseKeyring(value: string | undefined): Keyring {
-  if (value === undefined || value.trim() === "") throw new Error("TOTP_ENCRYPTION_KEYS is not set");
+export function parseKeyring(value: string | undefined, name = "TOTP_ENCRYPTION_KEYS"): Keyring {
+  if (value === undefined || value.trim() === "") throw new Error(`${name} is not set`);
   const keys = new Map<string, Uint8Array>();
   let currentId: string | undefined;
   for (const [position, rawEntry] of value.split(",").entries()) {
@@ -26,16 +27,16 @@ export function parseKeyring(value: string | undefined): Keyring {
     const colon = entry.indexOf(":");
     const id = colon === -1 ? "" : entry.slice(0, colon);
     // Never echo key material in these messages: they may reach logs.
-    if (!KEY_ID.test(id)) throw new Error(`TOTP_ENCRYPTION_KEYS entry ${position + 1}: expected <keyId>:<base64 key>`);
-    if (keys.has(id)) throw new Error(`TOTP_ENCRYPTION_KEYS: key id "${id}" appears twice`);
+    if (!KEY_ID.test(id)) throw new Error(`${name} entry ${position + 1}: expected <keyId>:<base64 key>`);
+    if (keys.has(id)) throw new Error(`${name}: key id "${id}" appears twice`);
     const key = decodeBase64(entry.slice(colon + 1));
     if (key === null || key.length !== KEY_BYTES) {
-      throw new Error(`TOTP_ENCRYPTION_KEYS key "${id}": expected base64 of ${KEY_BYTES} bytes`);
+      throw new Error(`${name} key "${id}": expected base64 of ${KEY_BYTES} bytes`);
     }
     keys.set(id, key);
     currentId ??= id;
   }
-  if (currentId === undefined) throw new Error("TOTP_ENCRYPTION_KEYS has no keys");
+  if (currentId === undefined) throw new Error(`${name} has no keys`);
   return { currentId, keys };
 }
 
@@ -76,23 +77,4 @@ function importKey(keyring: Keyring, keyId: string, usage: "encrypt" | "decrypt"
   const raw = keyring.keys.get(keyId);
   if (raw === undefined) throw new Error(`secret-box: unknown key id "${keyId}"`);
   return crypto.subtle.importKey("raw", raw, { name: "AES-GCM" }, false, [usage]);
-}
-
-function decodeBase64(text: string): Uint8Array | null {
-  try {
-    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-  } catch {
-    return null;
-  }
-}
-
-function encodeBase64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function decodeBase64Url(text: string): Uint8Array | null {
-  if (!BASE64URL.test(text)) return null;
-  return decodeBase64(text.replace(/-/g, "+").replace(/_/g, "/"));
 }

@@ -1,10 +1,13 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { parseKeyring, sealSecret } from "../domain/secret-box";
+import { isoTime } from "../domain/ids";
+import { sealSecret } from "../domain/secret-box";
+import { signSessionToken } from "../domain/session-token";
 import { generateTotpSecret, keyUri } from "../domain/totp";
 import { ApiError } from "../errors";
 import { requireScope } from "../http/api-keys";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
+import { sessionKeyring, totpKeyring } from "../http/keyrings";
 import { ExternalIdSchema, ExternalUserIdQuery, errorResponses, plainText } from "../http/schemas";
 import { defaultHook } from "../http/validation";
 import { identityGuard, totpSealingContext, type VerifyOutcome } from "../identity-guard";
@@ -102,6 +105,11 @@ const verify = createRoute({
             id: z.string(),
             message: z.literal("OTP verified successfully."),
             method: z.enum(["totp", "backup_code"]),
+            session: z.object({
+              id: z.string(),
+              token: z.string().openapi({ description: "Opaque; introspect it with POST /v1/idp/sessions/introspect" }),
+              expires_at: z.string(),
+            }),
             backup_codes_remaining: z.number().int(),
           }),
         },
@@ -146,11 +154,7 @@ export const otpRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
     const { otp } = c.req.valid("json");
     const caller = c.get("caller");
     const secret = generateTotpSecret();
-    const sealed = await sealSecret(
-      parseKeyring(c.env.TOTP_ENCRYPTION_KEYS),
-      secret,
-      totpSealingContext(caller.companyId, externalUserId),
-    );
+    const sealed = await sealSecret(totpKeyring(c.env), secret, totpSealingContext(caller.companyId, externalUserId));
     const result = await identityGuard(c.env, caller.companyId, externalUserId).enrolTotp(
       sealed,
       otp.confirm,
@@ -184,12 +188,26 @@ export const otpRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
       userAgent: context?.ua ?? null,
     });
     if (outcome.result !== "success") throw verifyFailure(outcome, nowMs);
+    const { session } = outcome;
+    const token = signSessionToken(
+      {
+        sid: session.id,
+        cid: caller.companyId,
+        iid: session.identityId,
+        ext: otp.id,
+        issuedAtMs: session.issuedAtMs,
+        expiresAtMs: session.expiresAtMs,
+        mfaVerifiedAtMs: session.mfaVerifiedAtMs,
+      },
+      sessionKeyring(c.env),
+    );
     return c.json(
       {
         status: "success" as const,
         id: otp.id,
         message: "OTP verified successfully." as const,
         method: outcome.method,
+        session: { id: session.id, token, expires_at: isoTime(session.expiresAtMs) },
         backup_codes_remaining: outcome.backupCodesRemaining,
       },
       200,

@@ -91,8 +91,14 @@ describe("POST /v1/idp/otp/verify", () => {
       id: "ORG_USR_9921_AFG",
       message: "OTP verified successfully.",
       method: "totp",
+      session: {
+        id: expect.stringMatching(/^ses_[0-9A-Z]{26}$/),
+        token: expect.stringMatching(/^hst_/),
+        expires_at: expect.stringMatching(/\.\d{3}Z$/),
+      },
       backup_codes_remaining: 0,
     });
+    expect(Date.parse(res.body.session.expires_at) - Date.now()).toBeGreaterThan(43_190_000);
   });
 
   it("accepts the previous and next time steps, not two steps away", async () => {

@@ -10,25 +10,89 @@ import { ALL_SCOPES, call, createKey, tenant } from "../helpers";
 
 interface RouteCase {
   method: string;
+  /** The route as the router knows it. */
+  route: string;
+  /** A concrete request to it. */
   path: string;
   scope: Scope;
   body?: unknown;
 }
 
+const otpBody = { otp: { issuer_name: "Acme", account_name: "a@b.c" } };
 const SCOPED_ROUTES: RouteCase[] = [
-  { method: "POST", path: "/v1/idp/users", scope: "idp:write", body: { user: { external_id: "scoped" } } },
-  { method: "GET", path: "/v1/idp/users?externalUserId=scoped", scope: "idp:read" },
-  { method: "POST", path: "/v1/idp/users/unlock?externalUserId=scoped", scope: "idp:write" },
   {
     method: "POST",
+    route: "/v1/idp/users",
+    path: "/v1/idp/users",
+    scope: "idp:write",
+    body: { user: { external_id: "scoped" } },
+  },
+  { method: "GET", route: "/v1/idp/users", path: "/v1/idp/users?externalUserId=scoped", scope: "idp:read" },
+  {
+    method: "POST",
+    route: "/v1/idp/users/unlock",
+    path: "/v1/idp/users/unlock?externalUserId=scoped",
+    scope: "idp:write",
+  },
+  {
+    method: "POST",
+    route: "/v1/idp/otp",
     path: "/v1/idp/otp?externalUserId=scoped",
     scope: "idp:write",
-    body: { otp: { issuer_name: "Acme", account_name: "a@b.c" } },
+    body: otpBody,
   },
-  { method: "POST", path: "/v1/idp/otp/verify", scope: "idp:write", body: { otp: { id: "scoped", code: "123456" } } },
-  { method: "POST", path: "/v1/idp/backup-codes?externalUserId=scoped", scope: "idp:write", body: {} },
-  { method: "GET", path: "/v1/audit/events", scope: "audit:read" },
-  { method: "GET", path: "/v1/audit/verify", scope: "audit:read" },
+  {
+    method: "POST",
+    route: "/v1/idp/otp/verify",
+    path: "/v1/idp/otp/verify",
+    scope: "idp:write",
+    body: { otp: { id: "scoped", code: "123456" } },
+  },
+  {
+    method: "POST",
+    route: "/v1/idp/backup-codes",
+    path: "/v1/idp/backup-codes?externalUserId=scoped",
+    scope: "idp:write",
+    body: {},
+  },
+  {
+    method: "POST",
+    route: "/v1/idp/sessions/introspect",
+    path: "/v1/idp/sessions/introspect",
+    scope: "idp:read",
+    body: { session: { token: "hst_x" } },
+  },
+  { method: "GET", route: "/v1/idp/sessions", path: "/v1/idp/sessions?externalUserId=scoped", scope: "idp:read" },
+  { method: "DELETE", route: "/v1/idp/sessions/:id", path: "/v1/idp/sessions/ses_x", scope: "idp:write" },
+  ...(["disable", "enable", "revoke-sessions", "force-mfa"] as const).map((action) => ({
+    method: "POST",
+    route: `/v1/sentinel/identity/:userId/${action}`,
+    path: `/v1/sentinel/identity/idn_x/${action}`,
+    scope: "sentinel:write" as const,
+    body: { reason: "scope test" },
+  })),
+  {
+    method: "GET",
+    route: "/v1/sentinel/identity/:userId/actions",
+    path: "/v1/sentinel/identity/idn_x/actions",
+    scope: "sentinel:read",
+  },
+  {
+    method: "POST",
+    route: "/v1/sentinel/incidents",
+    path: "/v1/sentinel/incidents",
+    scope: "sentinel:write",
+    body: { title: "t" },
+  },
+  { method: "GET", route: "/v1/sentinel/incidents/:id", path: "/v1/sentinel/incidents/inc_x", scope: "sentinel:read" },
+  {
+    method: "POST",
+    route: "/v1/sentinel/incidents/:id/close",
+    path: "/v1/sentinel/incidents/inc_x/close",
+    scope: "sentinel:write",
+  },
+  { method: "GET", route: "/v1/audit/events", path: "/v1/audit/events", scope: "audit:read" },
+  { method: "GET", route: "/v1/audit/verify", path: "/v1/audit/verify", scope: "audit:read" },
 ];
 
 const PUBLIC_OR_ADMIN = /^\/v1\/(health|openapi\.json|admin\/)/;
@@ -38,11 +102,11 @@ describe("scope matrix", () => {
     const served = buildApp()
       .routes.filter((r) => r.method !== "ALL" && !PUBLIC_OR_ADMIN.test(r.path))
       .map((r) => `${r.method} ${r.path}`);
-    const covered = SCOPED_ROUTES.map((r) => `${r.method} ${r.path.split("?")[0]}`);
+    const covered = SCOPED_ROUTES.map((r) => `${r.method} ${r.route}`);
     expect(new Set(covered)).toEqual(new Set(served));
   });
 
-  it.each(SCOPED_ROUTES)("$method $path needs $scope", async (route) => {
+  it.each(SCOPED_ROUTES)("$method $route needs $scope", async (route) => {
     const { companyId } = await tenant();
     const without = await createKey(
       companyId,

@@ -1,0 +1,214 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, desc, eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { EVENT } from "../audit/event-types";
+import { companyLedger } from "../company-ledger";
+import { identityActions, incidents } from "../db/schema";
+import { isoTime, newId } from "../domain/ids";
+import { ApiError } from "../errors";
+import { requireScope } from "../http/api-keys";
+import type { AppEnv } from "../http/context";
+import { jsonBody } from "../http/json-body";
+import { errorResponses, ISO_TIME, plainText } from "../http/schemas";
+import { defaultHook } from "../http/validation";
+
+const security = [{ apiKey: [] }];
+const SEVERITIES = ["low", "medium", "high", "critical"] as const;
+
+export const ActionSchema = z
+  .object({
+    id: z.string(),
+    type: z.enum(["disable", "enable", "revoke_sessions", "force_mfa"]),
+    identity_id: z.string(),
+    reason: z.string().nullable(),
+    incident_id: z.string().nullable(),
+    performed_by: z.string().openapi({ description: "The acting API key's id" }),
+    created_at: ISO_TIME,
+  })
+  .openapi("IdentityAction");
+
+const IncidentSchema = z
+  .object({
+    id: z.string(),
+    title: z.string(),
+    severity: z.enum(SEVERITIES),
+    status: z.enum(["open", "closed"]),
+    created_by: z.string(),
+    created_at: ISO_TIME,
+    closed_at: ISO_TIME.nullable(),
+  })
+  .openapi("Incident");
+
+const IncidentParams = z.object({ id: plainText(1, 128) });
+
+const create = createRoute({
+  method: "post",
+  path: "/incidents",
+  tags: ["sentinel"],
+  summary: "Open an incident that identity actions can be associated with (sentinel:write)",
+  security,
+  middleware: [requireScope("sentinel:write"), jsonBody] as const,
+  request: {
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.object({ title: plainText(1, 200), severity: z.enum(SEVERITIES).default("medium") }),
+        },
+      },
+    },
+  },
+  responses: {
+    201: { description: "Opened", content: { "application/json": { schema: z.object({ incident: IncidentSchema }) } } },
+    ...errorResponses(400, 401, 403, 413, 415),
+  },
+});
+
+const read = createRoute({
+  method: "get",
+  path: "/incidents/{id}",
+  tags: ["sentinel"],
+  summary: "An incident with its actions, newest first (sentinel:read)",
+  security,
+  middleware: [requireScope("sentinel:read")] as const,
+  request: { params: IncidentParams },
+  responses: {
+    200: {
+      description: "The incident",
+      content: {
+        "application/json": {
+          schema: z.object({ incident: IncidentSchema.extend({ actions: z.array(ActionSchema) }) }),
+        },
+      },
+    },
+    ...errorResponses(401, 403, 404),
+  },
+});
+
+const close = createRoute({
+  method: "post",
+  path: "/incidents/{id}/close",
+  tags: ["sentinel"],
+  summary: "Close an incident; actions can no longer be associated with it (sentinel:write)",
+  security,
+  middleware: [requireScope("sentinel:write"), jsonBody] as const,
+  request: {
+    params: IncidentParams,
+    body: { required: false, content: { "application/json": { schema: z.object({}) } } },
+  },
+  responses: {
+    200: { description: "Closed", content: { "application/json": { schema: z.object({ incident: IncidentSchema }) } } },
+    ...errorResponses(401, 403, 404, 413, 415),
+  },
+});
+
+type IncidentRow = typeof incidents.$inferSelect;
+
+function toWire(row: IncidentRow): z.infer<typeof IncidentSchema> {
+  return {
+    id: row.id,
+    title: row.title,
+    severity: row.severity,
+    status: row.status,
+    created_by: row.createdBy,
+    created_at: row.createdAt,
+    closed_at: row.closedAt,
+  };
+}
+
+async function findIncident(db: D1Database, companyId: string, id: string): Promise<IncidentRow | undefined> {
+  return drizzle(db)
+    .select()
+    .from(incidents)
+    .where(and(eq(incidents.id, id), eq(incidents.companyId, companyId)))
+    .get();
+}
+
+/**
+ * The incident an action names: one of ours must be open (409 otherwise); an id we do not
+ * know (another company's included) is an external reference, a ticket elsewhere, kept as given.
+ */
+export async function checkIncidentForAction(db: D1Database, companyId: string, incidentId: string): Promise<void> {
+  const incident = await findIncident(db, companyId, incidentId);
+  if (incident?.status === "closed") throw new ApiError("incident_closed", { incident_id: incidentId });
+}
+
+export const incidentRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
+  .openapi(create, async (c) => {
+    const body = c.req.valid("json");
+    const caller = c.get("caller");
+    const nowMs = Date.now();
+    const row: IncidentRow = {
+      id: newId("inc", nowMs),
+      companyId: caller.companyId,
+      title: body.title,
+      severity: body.severity,
+      status: "open",
+      createdBy: caller.keyId,
+      createdAt: isoTime(nowMs),
+      closedAt: null,
+    };
+    await drizzle(c.env.DB).insert(incidents).values(row);
+    await companyLedger(c.env, caller.companyId).append(caller.companyId, nowMs, [
+      {
+        type: EVENT.incidentCreated,
+        outcome: "success",
+        actor: caller.keyId,
+        incident_id: row.id,
+        request_id: c.get("requestId"),
+        metadata: { title: row.title, severity: row.severity },
+      },
+    ]);
+    return c.json({ incident: toWire(row) }, 201);
+  })
+  .openapi(read, async (c) => {
+    const { id } = c.req.valid("param");
+    const { companyId } = c.get("caller");
+    const incident = await findIncident(c.env.DB, companyId, id);
+    if (!incident) throw new ApiError("not_found", {}, { message: "Incident not found" });
+    const actions = await drizzle(c.env.DB)
+      .select()
+      .from(identityActions)
+      .where(and(eq(identityActions.companyId, companyId), eq(identityActions.incidentId, id)))
+      .orderBy(desc(identityActions.createdAt), desc(identityActions.id))
+      .all();
+    return c.json({ incident: { ...toWire(incident), actions: actions.map(actionToWire) } }, 200);
+  })
+  .openapi(close, async (c) => {
+    const { id } = c.req.valid("param");
+    const caller = c.get("caller");
+    const nowMs = Date.now();
+    const closed = await drizzle(c.env.DB)
+      .update(incidents)
+      .set({ status: "closed", closedAt: isoTime(nowMs) })
+      .where(and(eq(incidents.id, id), eq(incidents.companyId, caller.companyId), eq(incidents.status, "open")))
+      .returning()
+      .get();
+    if (!closed) {
+      const existing = await findIncident(c.env.DB, caller.companyId, id);
+      if (!existing) throw new ApiError("not_found", {}, { message: "Incident not found" });
+      return c.json({ incident: toWire(existing) }, 200);
+    }
+    await companyLedger(c.env, caller.companyId).append(caller.companyId, nowMs, [
+      {
+        type: EVENT.incidentClosed,
+        outcome: "success",
+        actor: caller.keyId,
+        incident_id: id,
+        request_id: c.get("requestId"),
+      },
+    ]);
+    return c.json({ incident: toWire(closed) }, 200);
+  });
+
+export function actionToWire(row: typeof identityActions.$inferSelect): z.infer<typeof ActionSchema> {
+  return {
+    id: row.id,
+    type: row.type,
+    identity_id: row.identityId,
+    reason: row.reason,
+    incident_id: row.incidentId,
+    performed_by: row.performedBy,
+    created_at: row.createdAt,
+  };
+}

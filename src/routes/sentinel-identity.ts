@@ -1,0 +1,185 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, desc, eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { identities, identityActions } from "../db/schema";
+import { ApiError } from "../errors";
+import { requireScope } from "../http/api-keys";
+import type { AppEnv, Caller } from "../http/context";
+import { jsonBody } from "../http/json-body";
+import { errorResponses, ISO_TIME, plainText } from "../http/schemas";
+import { defaultHook } from "../http/validation";
+import { type ActionOutcome, type ActionType, identityGuard } from "../identity-guard";
+import { ActionSchema, actionToWire, checkIncidentForAction } from "./incidents";
+
+const security = [{ apiKey: [] }];
+const UserParams = z.object({ userId: plainText(1, 64).openapi({ example: "idn_01hxyz" }) });
+const reason = plainText(1, 1000);
+const incidentId = plainText(1, 128).openapi({
+  description: "One of our incidents (must be open), or an external reference kept as given",
+});
+
+const IdentityStatusSchema = z.object({ id: z.string(), status: z.enum(["active", "disabled"]) });
+
+function actionRoute<Body extends z.ZodType, Data extends z.ZodType>(options: {
+  path: string;
+  summary: string;
+  body: Body;
+  bodyRequired: boolean;
+  data: Data;
+}) {
+  return createRoute({
+    method: "post",
+    path: options.path,
+    tags: ["sentinel"],
+    summary: options.summary,
+    security,
+    middleware: [requireScope("sentinel:write"), jsonBody] as const,
+    request: {
+      params: UserParams,
+      body: { required: options.bodyRequired, content: { "application/json": { schema: options.body } } },
+    },
+    responses: {
+      200: { description: "Done", content: { "application/json": { schema: z.object({ data: options.data }) } } },
+      ...errorResponses(400, 401, 403, 404, 409, 413, 415),
+    },
+  });
+}
+
+const disable = actionRoute({
+  path: "/identity/{userId}/disable",
+  summary: "Disable an account: its sessions are revoked, its codes refused, Sentinel denies it (sentinel:write)",
+  body: z.object({ reason, incident_id: incidentId.optional() }),
+  bodyRequired: true,
+  data: z.object({ action: ActionSchema, identity: IdentityStatusSchema }),
+});
+
+const enable = actionRoute({
+  path: "/identity/{userId}/enable",
+  summary: "Enable a disabled account; revoked sessions stay revoked (sentinel:write)",
+  body: z.object({ reason, incident_id: incidentId.optional() }),
+  bodyRequired: true,
+  data: z.object({ action: ActionSchema, identity: IdentityStatusSchema }),
+});
+
+const revokeSessions = actionRoute({
+  path: "/identity/{userId}/revoke-sessions",
+  summary: "Revoke every active session at once (sentinel:write)",
+  body: z.object({ reason: reason.optional(), incident_id: incidentId.optional() }),
+  bodyRequired: false,
+  data: z.object({ action: ActionSchema, revoked_sessions: z.number().int() }),
+});
+
+const forceMfa = actionRoute({
+  path: "/identity/{userId}/force-mfa",
+  summary: "Require MFA again from every session verified up to now (sentinel:write)",
+  body: z.object({ reason: reason.optional(), incident_id: incidentId.optional() }),
+  bodyRequired: false,
+  data: z.object({ action: ActionSchema, mfa_challenge_required_from: ISO_TIME }),
+});
+
+const listActions = createRoute({
+  method: "get",
+  path: "/identity/{userId}/actions",
+  tags: ["sentinel"],
+  summary: "Actions taken on an identity, newest first (sentinel:read)",
+  security,
+  middleware: [requireScope("sentinel:read")] as const,
+  request: { params: UserParams },
+  responses: {
+    200: {
+      description: "The actions",
+      content: { "application/json": { schema: z.object({ actions: z.array(ActionSchema) }) } },
+    },
+    ...errorResponses(401, 403, 404),
+  },
+});
+
+/** The caller's identity with this internal id, or 404 as if no such identity existed. */
+async function findIdentity(db: D1Database, companyId: string, identityId: string): Promise<{ externalId: string }> {
+  const row = await drizzle(db)
+    .select({ externalId: identities.externalId })
+    .from(identities)
+    .where(and(eq(identities.id, identityId), eq(identities.companyId, companyId)))
+    .get();
+  if (!row) throw new ApiError("not_found", {}, { message: "Identity not found" });
+  return row;
+}
+
+async function act(
+  env: AppEnv["Bindings"],
+  caller: Caller,
+  requestId: string,
+  identityId: string,
+  type: ActionType,
+  body: { reason?: string | undefined; incident_id?: string | undefined },
+): Promise<ActionOutcome> {
+  const { externalId } = await findIdentity(env.DB, caller.companyId, identityId);
+  if (body.incident_id) await checkIncidentForAction(env.DB, caller.companyId, body.incident_id);
+  const outcome = await identityGuard(env, caller.companyId, externalId).applyAction(
+    type,
+    { reason: body.reason ?? null, incidentId: body.incident_id ?? null },
+    Date.now(),
+    { actor: caller.keyId, requestId },
+  );
+  if (outcome.result !== "applied") throw new ApiError("not_found", {}, { message: "Identity not found" });
+  return outcome;
+}
+
+export const sentinelIdentityRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
+  .openapi(disable, async (c) => {
+    const out = await act(
+      c.env,
+      c.get("caller"),
+      c.get("requestId"),
+      c.req.valid("param").userId,
+      "disable",
+      c.req.valid("json"),
+    );
+    return c.json({ data: { action: out.action, identity: out.identity } }, 200);
+  })
+  .openapi(enable, async (c) => {
+    const out = await act(
+      c.env,
+      c.get("caller"),
+      c.get("requestId"),
+      c.req.valid("param").userId,
+      "enable",
+      c.req.valid("json"),
+    );
+    return c.json({ data: { action: out.action, identity: out.identity } }, 200);
+  })
+  .openapi(revokeSessions, async (c) => {
+    const out = await act(
+      c.env,
+      c.get("caller"),
+      c.get("requestId"),
+      c.req.valid("param").userId,
+      "revoke_sessions",
+      c.req.valid("json"),
+    );
+    return c.json({ data: { action: out.action, revoked_sessions: out.revokedSessions } }, 200);
+  })
+  .openapi(forceMfa, async (c) => {
+    const out = await act(
+      c.env,
+      c.get("caller"),
+      c.get("requestId"),
+      c.req.valid("param").userId,
+      "force_mfa",
+      c.req.valid("json"),
+    );
+    if (out.mfaChallengeRequiredFrom === null) throw new Error("force-mfa left no challenge mark");
+    return c.json({ data: { action: out.action, mfa_challenge_required_from: out.mfaChallengeRequiredFrom } }, 200);
+  })
+  .openapi(listActions, async (c) => {
+    const { userId } = c.req.valid("param");
+    const { companyId } = c.get("caller");
+    await findIdentity(c.env.DB, companyId, userId);
+    const rows = await drizzle(c.env.DB)
+      .select()
+      .from(identityActions)
+      .where(and(eq(identityActions.companyId, companyId), eq(identityActions.identityId, userId)))
+      .orderBy(desc(identityActions.createdAt), desc(identityActions.id))
+      .all();
+    return c.json({ actions: rows.map(actionToWire) }, 200);
+  });
