@@ -72,7 +72,7 @@ export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const url = new URL(c.req.url);
     for (const [name, value] of url.searchParams) {
-      if (QUERY_KEY_NAMES.includes(name.toLowerCase()) || value.startsWith("hld_")) {
+      if (QUERY_KEY_NAMES.includes(name.toLowerCase()) || KEY_PATTERN.test(value)) {
         throw new ApiError("unauthorized", {}, { message: "API keys are accepted only in the Authorization header" });
       }
     }

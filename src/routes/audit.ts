@@ -9,6 +9,7 @@ import {
   GENESIS_HASH,
   verifyChainSegment,
 } from "../domain/audit-chain";
+import { decodeBase64Url, encodeBase64Url } from "../domain/base64";
 import { ApiError } from "../errors";
 import { requireScope } from "../http/api-keys";
 import type { AppEnv } from "../http/context";
@@ -99,16 +100,13 @@ const verifyChains = createRoute({
 type Cursor = { createdAt: string; id: string };
 
 function encodeCursor(cursor: Cursor): string {
-  return btoa(JSON.stringify([cursor.createdAt, cursor.id]))
-    .replaceAll("+", "-")
-    .replaceAll("/", "_")
-    .replaceAll("=", "");
+  return encodeBase64Url(new TextEncoder().encode(JSON.stringify([cursor.createdAt, cursor.id])));
 }
 
 function decodeCursor(value: string): Cursor {
+  const bytes = decodeBase64Url(value);
   try {
-    const padded = value.replaceAll("-", "+").replaceAll("_", "/");
-    const parsed: unknown = JSON.parse(atob(padded));
+    const parsed: unknown = bytes ? JSON.parse(new TextDecoder().decode(bytes)) : null;
     if (Array.isArray(parsed) && typeof parsed[0] === "string" && typeof parsed[1] === "string") {
       return { createdAt: parsed[0], id: parsed[1] };
     }

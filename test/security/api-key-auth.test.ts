@@ -42,6 +42,18 @@ describe("API key authentication", () => {
     expect(withHeaderToo.status).toBe(401);
   });
 
+  it("refuses a key-shaped value in any query parameter", async () => {
+    const { key } = await tenant();
+    const res = await call(`/v1/idp/users?externalUserId=${key}`, { key });
+    expect(res.status).toBe(401);
+  });
+
+  it("does not mistake an external id that merely starts like a key for one", async () => {
+    const { key } = await tenant();
+    const res = await call("/v1/idp/users?externalUserId=hld_user_42", { key });
+    expect(res.status).toBe(404);
+  });
+
   it("accepts a test-mode key like a live one", async () => {
     const { companyId } = await tenant();
     const created = await call("/v1/admin/api-keys", {
