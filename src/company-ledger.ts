@@ -18,6 +18,8 @@ export class CompanyLedger extends DurableObject<Env> {
     super(ctx, env);
     this.outbox = new D1Outbox(ctx.storage.sql, ctx.storage);
     this.ledger = new ChainLedger(ctx.storage.sql, this.outbox);
+    this.outbox.createSchema();
+    this.ledger.createSchema();
   }
 
   async append(companyId: string, nowMs: number, inputs: EventInput[]): Promise<AuditEvent[]> {

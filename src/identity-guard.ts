@@ -218,13 +218,23 @@ export class IdentityGuard extends DurableObject<Env> {
   /** Opened TOTP secrets by their sealed form, so a verify does not decrypt every time. */
   private readonly openedSecrets = new Map<string, string>();
 
+  /**
+   * False until the identity is provisioned: asking about an identity that does not exist
+   * (a typo, or a key holder probing made-up ids) answers "not found" without writing anything,
+   * so it cannot fill storage with empty objects.
+   */
+  private hasSchema: boolean;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.migrate();
     this.outbox = new D1Outbox(this.sql, ctx.storage);
     this.ledger = new ChainLedger(this.sql, this.outbox);
     this.policy = lockoutPolicy(env);
+    this.hasSchema =
+      this.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").toArray()
+        .length > 0;
+    if (this.hasSchema) this.migrate();
   }
 
   /** Creates the identity unless it exists; the answer says which. Audited, flushed to D1. */
@@ -235,6 +245,7 @@ export class IdentityGuard extends DurableObject<Env> {
     meta: RequestMeta,
   ): Promise<{ created: true; identity: IdentityRecord } | { created: false }> {
     if (this.row()) return { created: false };
+    this.migrate();
     const identity: IdentityRecord = {
       id: newId("idn", nowMs),
       company_id: companyId,
@@ -535,6 +546,7 @@ export class IdentityGuard extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    if (!this.hasSchema) return;
     await this.outbox.flush(this.env.DB);
     await this.syncKv(Date.now());
   }
@@ -813,6 +825,7 @@ export class IdentityGuard extends DurableObject<Env> {
   }
 
   private row(): IdentityRow | null {
+    if (!this.hasSchema) return null;
     return this.sql.exec<IdentityRow>("SELECT * FROM identity WHERE singleton = 1").toArray()[0] ?? null;
   }
 
@@ -872,9 +885,14 @@ export class IdentityGuard extends DurableObject<Env> {
   }
 
   private migrate(): void {
-    this.sql.exec(
-      "CREATE TABLE IF NOT EXISTS schema_version (singleton INTEGER PRIMARY KEY, version INTEGER NOT NULL)",
-    );
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        "CREATE TABLE IF NOT EXISTS schema_version (singleton INTEGER PRIMARY KEY, version INTEGER NOT NULL)",
+      );
+      this.outbox.createSchema();
+      this.ledger.createSchema();
+    });
+    this.hasSchema = true;
     const current = this.sql.exec<{ version: number }>("SELECT version FROM schema_version").toArray()[0]?.version ?? 0;
     if (current >= MIGRATIONS.length) return;
     this.ctx.storage.transactionSync(() => {

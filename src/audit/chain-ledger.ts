@@ -29,8 +29,11 @@ export class ChainLedger {
   constructor(
     private readonly sql: SqlStorage,
     private readonly outbox: D1Outbox,
-  ) {
-    sql.exec(
+  ) {}
+
+  /** Creates the chain head's table; the owning object calls it before first use. */
+  createSchema(): void {
+    this.sql.exec(
       "CREATE TABLE IF NOT EXISTS chain_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL)",
     );
   }

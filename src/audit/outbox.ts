@@ -21,8 +21,11 @@ export class D1Outbox {
   constructor(
     private readonly sql: SqlStorage,
     private readonly storage: DurableObjectStorage,
-  ) {
-    sql.exec(
+  ) {}
+
+  /** Creates the queue's table; the owning object calls it before first use. */
+  createSchema(): void {
+    this.sql.exec(
       "CREATE TABLE IF NOT EXISTS d1_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, sql TEXT NOT NULL, params TEXT NOT NULL)",
     );
   }

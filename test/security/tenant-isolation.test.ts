@@ -3,7 +3,10 @@
  * sessions or incidents by guessing or learning their ids. Another company's object must be
  * 404 exactly as if it did not exist, and nothing about it may change.
  */
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { identityGuard } from "../../src/identity-guard";
 import { call, enrolled, introspect, openSession, tenant } from "../helpers";
 
 describe("tenant isolation", () => {
@@ -65,5 +68,20 @@ describe("tenant isolation", () => {
     res = await call(`/v1/idp/sessions/${session.id}`, { key: attacker.key, method: "DELETE" });
     expect(res.status).toBe(404);
     expect((await introspect(victim.key, session.token)).active).toBe(true);
+  });
+});
+
+describe("probing unknown identities", () => {
+  it("writes nothing for an identity that does not exist", async () => {
+    const { key, companyId } = await tenant();
+    expect((await call("/v1/idp/users?externalUserId=made-up", { key })).status).toBe(404);
+    expect((await call("/v1/idp/otp/verify", { key, body: { otp: { id: "made-up", code: "123456" } } })).status).toBe(
+      404,
+    );
+    const stub = identityGuard(env, companyId, "made-up");
+    const tables = await runInDurableObject(stub, (_instance, state: DurableObjectState) =>
+      state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table'").toArray(),
+    );
+    expect(tables.filter((t) => !String(t.name).startsWith("_cf") && !String(t.name).startsWith("sqlite"))).toEqual([]);
   });
 });
