@@ -47,6 +47,9 @@ CREATE TABLE IF NOT EXISTS audit_events (
   request_id TEXT,
   metadata TEXT NOT NULL,
   created_at TEXT NOT NULL,
+  content_hash TEXT NOT NULL,
+  -- Set when compaction dropped a routine event's content (it is counted in audit_rollups).
+  compacted_at TEXT,
   prev_hash TEXT NOT NULL,
   hash TEXT NOT NULL,
   UNIQUE (chain_id, seq)
@@ -55,6 +58,18 @@ CREATE INDEX IF NOT EXISTS audit_events_company_time ON audit_events (company_id
 CREATE INDEX IF NOT EXISTS audit_events_identity_time ON audit_events (company_id, identity_id, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS audit_events_type_time ON audit_events (company_id, type, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS audit_events_chain ON audit_events (company_id, chain_id, seq);
+CREATE INDEX IF NOT EXISTS audit_events_compaction ON audit_events (type, outcome, created_at) WHERE compacted_at IS NULL;
+
+-- Daily counts of compacted routine events; identity_id is '' for company-level events.
+CREATE TABLE IF NOT EXISTS audit_rollups (
+  company_id TEXT NOT NULL,
+  identity_id TEXT NOT NULL,
+  day TEXT NOT NULL,
+  type TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (company_id, identity_id, day, type, outcome)
+);
 
 -- Mirrors of each identity's sessions (its Durable Object is the authority), for listing and clean-up.
 -- Validating a session never reads this table.

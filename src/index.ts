@@ -1,5 +1,6 @@
 import { buildApp } from "./app";
-import type { Env } from "./env";
+import { compactAuditLog } from "./audit/compaction";
+import { type Env, intSetting } from "./env";
 
 export { CompanyLedger } from "./company-ledger";
 export { IdentityGuard } from "./identity-guard";
@@ -8,4 +9,10 @@ const app = buildApp();
 
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
+
+  /** The daily cron (wrangler.toml): audit compaction and expired-session clean-up. */
+  async scheduled(controller, env) {
+    const report = await compactAuditLog(env.DB, controller.scheduledTime, intSetting(env.AUDIT_RETENTION_DAYS, 90));
+    console.log(JSON.stringify({ level: "info", job: "compaction", ...report }));
+  },
 } satisfies ExportedHandler<Env>;

@@ -1,4 +1,4 @@
-import { type AuditEvent, eventHash, GENESIS_HASH, type UnhashedEvent } from "../domain/audit-chain";
+import { type AuditEvent, contentHash, GENESIS_HASH, linkHash } from "../domain/audit-chain";
 import { isoTime, newId } from "../domain/ids";
 import type { D1Outbox } from "./outbox";
 
@@ -16,8 +16,8 @@ export interface EventInput {
 }
 
 export const INSERT_AUDIT_EVENT = `INSERT OR IGNORE INTO audit_events
-  (id, company_id, chain_id, seq, identity_id, type, outcome, actor, ip, reason, incident_id, request_id, metadata, created_at, prev_hash, hash)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  (id, company_id, chain_id, seq, identity_id, type, outcome, actor, ip, reason, incident_id, request_id, metadata, created_at, content_hash, prev_hash, hash)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /**
  * One hash chain with exactly one writer: the Durable Object that owns it. The head (last
@@ -43,7 +43,16 @@ export class ChainLedger {
     const head = this.sql
       .exec<{ seq: number; hash: string }>("SELECT seq, hash FROM chain_head WHERE id = 1")
       .toArray()[0] ?? { seq: 0, hash: GENESIS_HASH };
-    const unhashed: UnhashedEvent = {
+    const content = {
+      actor: input.actor ?? null,
+      ip: input.ip ?? null,
+      reason: input.reason ?? null,
+      incident_id: input.incident_id ?? null,
+      request_id: input.request_id ?? null,
+      metadata: JSON.stringify(input.metadata ?? {}),
+    };
+    const link = {
+      prev_hash: head.hash,
       id: newId("evt", nowMs),
       company_id: companyId,
       chain_id: chainId,
@@ -51,16 +60,10 @@ export class ChainLedger {
       identity_id: input.identity_id ?? null,
       type: input.type,
       outcome: input.outcome,
-      actor: input.actor ?? null,
-      ip: input.ip ?? null,
-      reason: input.reason ?? null,
-      incident_id: input.incident_id ?? null,
-      request_id: input.request_id ?? null,
-      metadata: JSON.stringify(input.metadata ?? {}),
       created_at: isoTime(nowMs),
-      prev_hash: head.hash,
+      content_hash: contentHash(content),
     };
-    const event: AuditEvent = { ...unhashed, hash: eventHash(unhashed) };
+    const event: AuditEvent = { ...link, ...content, compacted_at: null, hash: linkHash(link) };
     this.sql.exec(
       "INSERT INTO chain_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
       event.seq,
@@ -81,6 +84,7 @@ export class ChainLedger {
       event.request_id,
       event.metadata,
       event.created_at,
+      event.content_hash,
       event.prev_hash,
       event.hash,
     ]);

@@ -22,3 +22,15 @@ export const EVENT = {
   incidentCreated: "incident.created",
   incidentClosed: "incident.closed",
 } as const;
+
+/**
+ * Routine events: what compaction may roll up into daily counts once older than
+ * AUDIT_RETENTION_DAYS. Everything else is a security event and is kept for ever.
+ */
+export const ROUTINE_EVENTS: ReadonlyArray<{ type: string; outcome: string }> = [
+  { type: EVENT.mfaVerify, outcome: "success" },
+];
+
+export function isRoutineEvent(type: string, outcome: string): boolean {
+  return ROUTINE_EVENTS.some((routine) => routine.type === type && routine.outcome === outcome);
+}

@@ -1,4 +1,4 @@
-import { index, integer, sqliteTable, text, unique } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, unique } from "drizzle-orm/sqlite-core";
 
 /** Drizzle's view of `schema.sql` (the file wrangler applies); keep the two in step. */
 
@@ -53,6 +53,8 @@ export const auditEvents = sqliteTable(
     requestId: text("request_id"),
     metadata: text("metadata").notNull(),
     createdAt: text("created_at").notNull(),
+    contentHash: text("content_hash").notNull(),
+    compactedAt: text("compacted_at"),
     prevHash: text("prev_hash").notNull(),
     hash: text("hash").notNull(),
   },
@@ -110,4 +112,17 @@ export const identityActions = sqliteTable(
     index("identity_actions_identity").on(t.companyId, t.identityId, t.createdAt),
     index("identity_actions_incident").on(t.companyId, t.incidentId, t.createdAt),
   ],
+);
+
+export const auditRollups = sqliteTable(
+  "audit_rollups",
+  {
+    companyId: text("company_id").notNull(),
+    identityId: text("identity_id").notNull(),
+    day: text("day").notNull(),
+    type: text("type").notNull(),
+    outcome: text("outcome").notNull(),
+    count: integer("count").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.companyId, t.identityId, t.day, t.type, t.outcome] })],
 );

@@ -1,10 +1,16 @@
+import { isRoutineEvent } from "../audit/event-types";
 import { sha256Hex } from "./secrets";
 
 /**
  * Tamper evidence for the audit trail. Each event carries the hash of the event before it in
- * its chain (a company's chain, or one identity's), and its own hash covers every field plus
- * that link. Editing, deleting or reordering an event breaks the chain at that event.
- * Hashes are computed by the chain's single writer (a Durable Object), never inside D1.
+ * its chain (a company's chain, or one identity's). An event's hash covers its identity in
+ * the chain (id, sequence, type, outcome, time, identity) in the clear, and the rest of its
+ * content through `content_hash`. Editing, deleting or reordering an event breaks the chain at
+ * that event. Hashes are computed by the chain's single writer (a Durable Object), never in D1.
+ *
+ * Compaction may later drop the content of a routine event (a successful verify) once it is
+ * older than the retention period, keeping `content_hash`: the chain still verifies, and the
+ * type and outcome kept in the clear show that only a routine event was compacted.
  */
 
 export const GENESIS_HASH = "0".repeat(64);
@@ -25,61 +31,80 @@ export interface AuditEvent {
   /** JSON text, hashed as stored so verification never depends on key order. */
   metadata: string;
   created_at: string;
+  content_hash: string;
+  /** When compaction dropped the content; null for a whole event. */
+  compacted_at: string | null;
   prev_hash: string;
   hash: string;
 }
 
-export type UnhashedEvent = Omit<AuditEvent, "hash">;
+type EventContent = Pick<AuditEvent, "actor" | "ip" | "reason" | "incident_id" | "request_id" | "metadata">;
+type EventLink = Pick<
+  AuditEvent,
+  | "prev_hash"
+  | "id"
+  | "company_id"
+  | "chain_id"
+  | "seq"
+  | "identity_id"
+  | "type"
+  | "outcome"
+  | "created_at"
+  | "content_hash"
+>;
 
-export function eventHash(event: UnhashedEvent): string {
-  const canonical = JSON.stringify([
-    event.id,
-    event.company_id,
-    event.chain_id,
-    event.seq,
-    event.identity_id,
-    event.type,
-    event.outcome,
-    event.actor,
-    event.ip,
-    event.reason,
-    event.incident_id,
-    event.request_id,
-    event.metadata,
-    event.created_at,
-    event.prev_hash,
-  ]);
-  return sha256Hex(canonical);
+export function contentHash(event: EventContent): string {
+  return sha256Hex(
+    JSON.stringify([event.actor, event.ip, event.reason, event.incident_id, event.request_id, event.metadata]),
+  );
 }
 
-export type ChainBreak = { event_id: string; reason: "hash_mismatch" | "broken_link" | "missing_event" };
+export function linkHash(event: EventLink): string {
+  return sha256Hex(
+    JSON.stringify([
+      event.prev_hash,
+      event.id,
+      event.company_id,
+      event.chain_id,
+      event.seq,
+      event.identity_id,
+      event.type,
+      event.outcome,
+      event.created_at,
+      event.content_hash,
+    ]),
+  );
+}
 
-/**
- * Walks one chain's events in `seq` order, given the state reached before them, and names the
- * first event that does not verify. Resumable so a long chain can be checked page by page.
- */
+export type ChainBreakReason = "hash_mismatch" | "broken_link" | "missing_event" | "invalid_compaction";
+export type ChainBreak = { event_id: string; reason: ChainBreakReason };
+
+/** Where a walk along one chain stands: the last sequence number and hash verified. */
 export interface ChainCursor {
   seq: number;
   hash: string;
 }
 
+/**
+ * Walks one chain's events in `seq` order from the state reached before them, and names the
+ * first event that does not verify. Resumable, so a long chain can be checked page by page.
+ */
 export function verifyChainSegment(
   events: readonly AuditEvent[],
   before: ChainCursor,
 ): { ok: true; after: ChainCursor } | { ok: false; broken: ChainBreak } {
   let cursor = before;
   for (const event of events) {
-    if (event.seq !== cursor.seq + 1) {
-      return { ok: false, broken: { event_id: event.id, reason: "missing_event" } };
+    const broken = (reason: ChainBreakReason) => ({ ok: false as const, broken: { event_id: event.id, reason } });
+    if (event.seq !== cursor.seq + 1) return broken("missing_event");
+    if (event.prev_hash !== cursor.hash) return broken("broken_link");
+    if (event.compacted_at === null) {
+      if (contentHash(event) !== event.content_hash) return broken("hash_mismatch");
+    } else if (!isRoutineEvent(event.type, event.outcome)) {
+      return broken("invalid_compaction");
     }
-    if (event.prev_hash !== cursor.hash) {
-      return { ok: false, broken: { event_id: event.id, reason: "broken_link" } };
-    }
-    const { hash, ...unhashed } = event;
-    if (eventHash(unhashed) !== hash) {
-      return { ok: false, broken: { event_id: event.id, reason: "hash_mismatch" } };
-    }
-    cursor = { seq: event.seq, hash };
+    if (linkHash(event) !== event.hash) return broken("hash_mismatch");
+    cursor = { seq: event.seq, hash: event.hash };
   }
   return { ok: true, after: cursor };
 }

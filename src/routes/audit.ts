@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, desc, eq, gt, gte, lt, lte, or, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, isNull, lt, lte, or, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { auditEvents } from "../db/schema";
+import { auditEvents, auditRollups } from "../db/schema";
 import {
   type AuditEvent,
   type ChainBreak,
@@ -36,6 +36,7 @@ export const AuditEventSchema = z
     created_at: ISO_TIME,
     chain_id: z.string(),
     seq: z.number().int(),
+    content_hash: z.string(),
     prev_hash: z.string(),
     hash: z.string(),
   })
@@ -87,13 +88,55 @@ const verifyChains = createRoute({
             ok: z.boolean(),
             checked: z.number().int(),
             broken: z
-              .object({ event_id: z.string(), reason: z.enum(["hash_mismatch", "broken_link", "missing_event"]) })
+              .object({
+                event_id: z.string(),
+                reason: z.enum(["hash_mismatch", "broken_link", "missing_event", "invalid_compaction"]),
+              })
               .nullable(),
           }),
         },
       },
     },
     ...errorResponses(401, 403),
+  },
+});
+
+const isoDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "expected YYYY-MM-DD");
+
+const listRollups = createRoute({
+  method: "get",
+  path: "/rollups",
+  tags: ["audit"],
+  summary: "Daily counts of routine events compacted after AUDIT_RETENTION_DAYS (audit:read)",
+  security,
+  middleware: [requireScope("audit:read")] as const,
+  request: {
+    query: z.object({
+      identity_id: plainText(1, 64).optional(),
+      since: isoDay.optional(),
+      until: isoDay.optional(),
+    }),
+  },
+  responses: {
+    200: {
+      description: "Rollups, by day then identity",
+      content: {
+        "application/json": {
+          schema: z.object({
+            rollups: z.array(
+              z.object({
+                day: z.string(),
+                identity_id: z.string().nullable(),
+                type: z.string(),
+                outcome: z.string(),
+                count: z.number().int(),
+              }),
+            ),
+          }),
+        },
+      },
+    },
+    ...errorResponses(400, 401, 403),
   },
 });
 
@@ -134,6 +177,7 @@ function toWire(row: EventRow): z.infer<typeof AuditEventSchema> {
     created_at: row.createdAt,
     chain_id: row.chainId,
     seq: row.seq,
+    content_hash: row.contentHash,
     prev_hash: row.prevHash,
     hash: row.hash,
   };
@@ -155,6 +199,8 @@ function toChainEvent(row: EventRow): AuditEvent {
     request_id: row.requestId,
     metadata: row.metadata,
     created_at: row.createdAt,
+    content_hash: row.contentHash,
+    compacted_at: row.compactedAt,
     prev_hash: row.prevHash,
     hash: row.hash,
   };
@@ -166,7 +212,8 @@ export const auditRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
   .openapi(listEvents, async (c) => {
     const query = c.req.valid("query");
     const { companyId } = c.get("caller");
-    const filters: (SQL | undefined)[] = [eq(auditEvents.companyId, companyId)];
+    // Compacted routine events live on only as hashes (for the chains) and in the rollups.
+    const filters: (SQL | undefined)[] = [eq(auditEvents.companyId, companyId), isNull(auditEvents.compactedAt)];
     if (query.identity_id) filters.push(eq(auditEvents.identityId, query.identity_id));
     if (query.type) filters.push(eq(auditEvents.type, query.type));
     if (query.since) filters.push(gte(auditEvents.createdAt, new Date(query.since).toISOString()));
@@ -241,4 +288,31 @@ export const auditRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
       after = { chainId: last.chainId, seq: last.seq };
     }
     return c.json({ ok: broken === null, checked, broken }, 200);
+  })
+  .openapi(listRollups, async (c) => {
+    const query = c.req.valid("query");
+    const { companyId } = c.get("caller");
+    const filters: (SQL | undefined)[] = [eq(auditRollups.companyId, companyId)];
+    if (query.identity_id) filters.push(eq(auditRollups.identityId, query.identity_id));
+    if (query.since) filters.push(gte(auditRollups.day, query.since));
+    if (query.until) filters.push(lte(auditRollups.day, query.until));
+    const rows = await drizzle(c.env.DB)
+      .select()
+      .from(auditRollups)
+      .where(and(...filters))
+      .orderBy(asc(auditRollups.day), asc(auditRollups.identityId), asc(auditRollups.type))
+      .limit(1000)
+      .all();
+    return c.json(
+      {
+        rollups: rows.map((row) => ({
+          day: row.day,
+          identity_id: row.identityId === "" ? null : row.identityId,
+          type: row.type,
+          outcome: row.outcome,
+          count: row.count,
+        })),
+      },
+      200,
+    );
   });

@@ -23,6 +23,7 @@ describe("GET /v1/audit/events", () => {
       created_at: expect.any(String),
       chain_id: created.body.user.id,
       seq: 1,
+      content_hash: expect.stringMatching(/^[0-9a-f]{64}$/),
       prev_hash: "0".repeat(64),
       hash: expect.stringMatching(/^[0-9a-f]{64}$/),
     });

@@ -7,7 +7,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { eventHash } from "../../src/domain/audit-chain";
+import { contentHash, linkHash } from "../../src/domain/audit-chain";
 import { ADMIN_TOKEN, call, provision, tenant } from "../helpers";
 
 async function allEvents(key: string): Promise<any[]> {
@@ -54,14 +54,14 @@ describe("audit chain tamper evidence", () => {
     expect(res.body.broken).toEqual({ event_id: chain[2].id, reason: "missing_event" });
   });
 
-  it("names the next event when an edited row's own hash was recomputed to match", async () => {
+  it("names the next event when an edited row's own hashes were recomputed to match", async () => {
     const { key, companyId } = await tenant();
     await call("/v1/admin/api-keys", { key: ADMIN_TOKEN, body: { company_id: companyId, scopes: ["idp:read"] } });
     const chain = (await allEvents(key)).filter((e) => e.chain_id === companyId).sort((a, b) => a.seq - b.seq);
     const forged = { ...chain[0], actor: "forger", metadata: JSON.stringify(chain[0].metadata) };
-    const { hash: _old, ...unhashed } = forged;
-    await env.DB.prepare("UPDATE audit_events SET actor = ?, hash = ? WHERE id = ?")
-      .bind("forger", eventHash(unhashed), chain[0].id)
+    forged.content_hash = contentHash(forged);
+    await env.DB.prepare("UPDATE audit_events SET actor = ?, content_hash = ?, hash = ? WHERE id = ?")
+      .bind("forger", forged.content_hash, linkHash(forged), chain[0].id)
       .run();
     const res = await call("/v1/audit/verify", { key });
     expect(res.body.ok).toBe(false);

@@ -93,6 +93,7 @@ const SCOPED_ROUTES: RouteCase[] = [
   },
   { method: "GET", route: "/v1/audit/events", path: "/v1/audit/events", scope: "audit:read" },
   { method: "GET", route: "/v1/audit/verify", path: "/v1/audit/verify", scope: "audit:read" },
+  { method: "GET", route: "/v1/audit/rollups", path: "/v1/audit/rollups", scope: "audit:read" },
 ];
 
 const PUBLIC_OR_ADMIN = /^\/v1\/(health|openapi\.json|admin\/)/;
