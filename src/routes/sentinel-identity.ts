@@ -1,10 +1,11 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import type { Context } from "hono";
 import { identities, identityActions } from "../db/schema";
 import { ApiError } from "../errors";
 import { requireScope } from "../http/api-keys";
-import type { AppEnv, Caller } from "../http/context";
+import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
 import { errorResponses, ISO_TIME, plainText } from "../http/schemas";
 import { defaultHook } from "../http/validation";
@@ -106,20 +107,20 @@ async function findIdentity(db: D1Database, companyId: string, identityId: strin
 }
 
 async function act(
-  env: AppEnv["Bindings"],
-  caller: Caller,
-  requestId: string,
+  c: Context<AppEnv>,
   identityId: string,
   type: ActionType,
   body: { reason?: string | undefined; incident_id?: string | undefined },
 ): Promise<ActionOutcome> {
+  const { env } = c;
+  const caller = c.get("caller");
   const { externalId } = await findIdentity(env.DB, caller.companyId, identityId);
   if (body.incident_id) await checkIncidentForAction(env.DB, caller.companyId, body.incident_id);
   const outcome = await identityGuard(env, caller.companyId, externalId).applyAction(
     type,
     { reason: body.reason ?? null, incidentId: body.incident_id ?? null },
     Date.now(),
-    { actor: caller.keyId, requestId },
+    { actor: caller.keyId, requestId: c.get("requestId") },
   );
   if (outcome.result !== "applied") throw new ApiError("not_found", {}, { message: "Identity not found" });
   return outcome;
@@ -127,47 +128,19 @@ async function act(
 
 export const sentinelIdentityRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
   .openapi(disable, async (c) => {
-    const out = await act(
-      c.env,
-      c.get("caller"),
-      c.get("requestId"),
-      c.req.valid("param").userId,
-      "disable",
-      c.req.valid("json"),
-    );
+    const out = await act(c, c.req.valid("param").userId, "disable", c.req.valid("json"));
     return c.json({ data: { action: out.action, identity: out.identity } }, 200);
   })
   .openapi(enable, async (c) => {
-    const out = await act(
-      c.env,
-      c.get("caller"),
-      c.get("requestId"),
-      c.req.valid("param").userId,
-      "enable",
-      c.req.valid("json"),
-    );
+    const out = await act(c, c.req.valid("param").userId, "enable", c.req.valid("json"));
     return c.json({ data: { action: out.action, identity: out.identity } }, 200);
   })
   .openapi(revokeSessions, async (c) => {
-    const out = await act(
-      c.env,
-      c.get("caller"),
-      c.get("requestId"),
-      c.req.valid("param").userId,
-      "revoke_sessions",
-      c.req.valid("json"),
-    );
+    const out = await act(c, c.req.valid("param").userId, "revoke_sessions", c.req.valid("json"));
     return c.json({ data: { action: out.action, revoked_sessions: out.revokedSessions } }, 200);
   })
   .openapi(forceMfa, async (c) => {
-    const out = await act(
-      c.env,
-      c.get("caller"),
-      c.get("requestId"),
-      c.req.valid("param").userId,
-      "force_mfa",
-      c.req.valid("json"),
-    );
+    const out = await act(c, c.req.valid("param").userId, "force_mfa", c.req.valid("json"));
     if (out.mfaChallengeRequiredFrom === null) throw new Error("force-mfa left no challenge mark");
     return c.json({ data: { action: out.action, mfa_challenge_required_from: out.mfaChallengeRequiredFrom } }, 200);
   })
