@@ -65,12 +65,13 @@ const enrol = createRoute({
   },
 });
 
-export const VerifyContextSchema = z
+const VerifyContextSchema = z
   .object({
-    ip: plainText(0, 64).optional(),
-    ua: plainText(0, 1024).optional(),
+    ip: z.union([z.ipv4(), z.ipv6()]).optional().openapi({ description: "The end user's IP address" }),
+    ua: plainText(0, 1024).optional().openapi({ description: "The end user's user agent" }),
   })
-  .optional();
+  .optional()
+  .openapi({ description: "Recorded on the session and the audit event" });
 
 const verify = createRoute({
   method: "post",

@@ -119,6 +119,13 @@ const CASES: BadRequest[] = [
     status: 400,
     code: "invalid_request",
   },
+  {
+    name: "verify context ip not an address",
+    path: "/v1/idp/otp/verify",
+    body: JSON.stringify({ otp: { id: "u", code: "123456" }, context: { ip: "999.1.1.1" } }),
+    status: 400,
+    code: "invalid_request",
+  },
   { name: "unknown route", path: "/v1/idp/nothing-here", method: "GET", status: 404, code: "not_found" },
   { name: "wrong method on a route", path: "/v1/audit/verify", method: "DELETE", status: 404, code: "not_found" },
 ];
