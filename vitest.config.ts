@@ -4,8 +4,14 @@ import { defineConfig } from "vitest/config";
 
 // Tests run inside workerd against real D1, KV and Durable Objects (no fakes); the setup
 // file applies schema.sql, the same file `npm run dev` applies.
-// Every secret is set here: a developer's .dev.vars must never decide what the tests see.
-const TEST_SECRETS = {
+// Every secret and setting is set here: a developer's .dev.vars must never decide what the tests see.
+const TEST_BINDINGS = {
+  MAX_FAILED_ATTEMPTS: "5",
+  LOCKOUT_SECONDS: "900",
+  MAX_TEMPORARY_LOCKOUTS: "3",
+  SESSION_TTL_SECONDS: "43200",
+  AUDIT_RETENTION_DAYS: "90",
+  ASSESSMENT_RETENTION_DAYS: "90",
   ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
   TOTP_ENCRYPTION_KEYS:
     "t2:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=,t1:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=",
@@ -19,7 +25,7 @@ export default defineConfig({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
         bindings: {
-          ...TEST_SECRETS,
+          ...TEST_BINDINGS,
           TEST_SCHEMA_SQL: readFileSync(new URL("./schema.sql", import.meta.url), "utf8"),
         },
       },
