@@ -1,14 +1,16 @@
 import { DurableObject } from "cloudflare:workers";
 import { ChainLedger, type EventInput } from "./audit/chain-ledger";
-import { D1Outbox } from "./audit/outbox";
+import { D1Outbox, type D1Write } from "./audit/outbox";
 import type { AuditEvent } from "./domain/audit-chain";
 import type { Env } from "./env";
 
 /**
  * The single writer of one company's audit chain (company, key, policy and incident events).
- * Named by company id. Appends are serialized by the object, so concurrent requests can
- * never fork the chain; each call returns once its events are durable here and, unless D1
- * failed (then the alarm retries), readable in D1.
+ * Named by company id. A company-level change is recorded here as its D1 writes and its audit
+ * events together, in one storage transaction: the change and its events are durable at once,
+ * or neither is. The writes then reach D1 in order through the outbox (idempotent statements),
+ * before the call returns unless D1 failed, in which case the alarm retries. Calls are
+ * serialized by the object, so concurrent requests can never fork the chain.
  */
 export class CompanyLedger extends DurableObject<Env> {
   private readonly outbox: D1Outbox;
@@ -22,10 +24,15 @@ export class CompanyLedger extends DurableObject<Env> {
     this.ledger.createSchema();
   }
 
-  async append(companyId: string, nowMs: number, inputs: EventInput[]): Promise<AuditEvent[]> {
-    const events = this.ctx.storage.transactionSync(() =>
-      inputs.map((input) => this.ledger.append(companyId, companyId, nowMs, input)),
-    );
+  async record(
+    companyId: string,
+    nowMs: number,
+    change: { writes: D1Write[]; events: EventInput[] },
+  ): Promise<AuditEvent[]> {
+    const events = this.ctx.storage.transactionSync(() => {
+      for (const write of change.writes) this.outbox.enqueue(write.sql, write.params);
+      return change.events.map((input) => this.ledger.append(companyId, companyId, nowMs, input));
+    });
     await this.outbox.scheduleFlush(nowMs);
     await this.outbox.flush(this.env.DB).catch((error: unknown) => {
       console.error("company ledger: D1 flush failed, alarm will retry", String(error));

@@ -5,7 +5,13 @@
  * after a crash or a retry from the alarm does no harm; flushes never overlap, so statements
  * reach D1 in the order they were queued.
  */
-type SqlParam = string | number | null;
+export type SqlParam = string | number | null;
+
+/** One idempotent D1 statement, queued to run after the change it belongs to is durable. */
+export interface D1Write {
+  sql: string;
+  params: SqlParam[];
+}
 
 interface QueuedStatement {
   seq: number;

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, eq, isNull } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { EVENT } from "../audit/event-types";
 import { companyLedger } from "../company-ledger";
@@ -104,18 +104,23 @@ export const adminRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
     const { name } = c.req.valid("json");
     const nowMs = Date.now();
     const company = { id: newId("cmp", nowMs), name, created_at: isoTime(nowMs) };
-    await drizzle(c.env.DB)
-      .insert(companies)
-      .values({ id: company.id, name: company.name, createdAt: company.created_at });
-    await companyLedger(c.env, company.id).append(company.id, nowMs, [
-      {
-        type: EVENT.companyCreated,
-        outcome: "success",
-        actor: ADMIN_ACTOR,
-        request_id: c.get("requestId"),
-        metadata: { name },
-      },
-    ]);
+    await companyLedger(c.env, company.id).record(company.id, nowMs, {
+      writes: [
+        {
+          sql: "INSERT OR IGNORE INTO companies (id, name, created_at) VALUES (?, ?, ?)",
+          params: [company.id, company.name, company.created_at],
+        },
+      ],
+      events: [
+        {
+          type: EVENT.companyCreated,
+          outcome: "success",
+          actor: ADMIN_ACTOR,
+          request_id: c.get("requestId"),
+          metadata: { name },
+        },
+      ],
+    });
     return c.json({ company }, 201);
   })
   .openapi(createApiKey, async (c) => {
@@ -141,16 +146,23 @@ export const adminRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
       mode: body.mode,
       createdAt: isoTime(nowMs),
     };
-    await db.insert(apiKeys).values(row);
-    await companyLedger(c.env, company.id).append(company.id, nowMs, [
-      {
-        type: EVENT.apiKeyCreated,
-        outcome: "success",
-        actor: ADMIN_ACTOR,
-        request_id: c.get("requestId"),
-        metadata: { key_id: row.id, prefix: row.prefix, scopes, mode: row.mode },
-      },
-    ]);
+    await companyLedger(c.env, company.id).record(company.id, nowMs, {
+      writes: [
+        {
+          sql: "INSERT OR IGNORE INTO api_keys (id, company_id, name, prefix, key_hash, scopes, mode, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+          params: [row.id, row.companyId, row.name, row.prefix, row.keyHash, row.scopes, row.mode, row.createdAt],
+        },
+      ],
+      events: [
+        {
+          type: EVENT.apiKeyCreated,
+          outcome: "success",
+          actor: ADMIN_ACTOR,
+          request_id: c.get("requestId"),
+          metadata: { key_id: row.id, prefix: row.prefix, scopes, mode: row.mode },
+        },
+      ],
+    });
     return c.json(
       {
         api_key: {
@@ -169,29 +181,29 @@ export const adminRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
   })
   .openapi(revokeApiKey, async (c) => {
     const { id } = c.req.valid("param");
-    const db = drizzle(c.env.DB);
+    const row = await drizzle(c.env.DB)
+      .select({ companyId: apiKeys.companyId, keyHash: apiKeys.keyHash, revokedAt: apiKeys.revokedAt })
+      .from(apiKeys)
+      .where(eq(apiKeys.id, id))
+      .get();
+    if (!row) throw new ApiError("not_found", {}, { message: "API key not found" });
+    if (row.revokedAt) return c.json({ api_key: { id, revoked_at: row.revokedAt } }, 200);
     const nowMs = Date.now();
     const revokedAt = isoTime(nowMs);
-    const row = await db
-      .update(apiKeys)
-      .set({ revokedAt })
-      .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
-      .returning({ id: apiKeys.id, companyId: apiKeys.companyId, keyHash: apiKeys.keyHash })
-      .get();
-    if (!row) {
-      const existing = await db.select({ revokedAt: apiKeys.revokedAt }).from(apiKeys).where(eq(apiKeys.id, id)).get();
-      if (!existing?.revokedAt) throw new ApiError("not_found", {}, { message: "API key not found" });
-      return c.json({ api_key: { id, revoked_at: existing.revokedAt } }, 200);
-    }
+    await companyLedger(c.env, row.companyId).record(row.companyId, nowMs, {
+      writes: [
+        { sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", params: [revokedAt, id] },
+      ],
+      events: [
+        {
+          type: EVENT.apiKeyRevoked,
+          outcome: "success",
+          actor: ADMIN_ACTOR,
+          request_id: c.get("requestId"),
+          metadata: { key_id: id },
+        },
+      ],
+    });
     forgetKey(row.keyHash);
-    await companyLedger(c.env, row.companyId).append(row.companyId, nowMs, [
-      {
-        type: EVENT.apiKeyRevoked,
-        outcome: "success",
-        actor: ADMIN_ACTOR,
-        request_id: c.get("requestId"),
-        metadata: { key_id: row.id },
-      },
-    ]);
-    return c.json({ api_key: { id: row.id, revoked_at: revokedAt } }, 200);
+    return c.json({ api_key: { id, revoked_at: revokedAt } }, 200);
   });

@@ -148,17 +148,24 @@ export const incidentRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
       createdAt: isoTime(nowMs),
       closedAt: null,
     };
-    await drizzle(c.env.DB).insert(incidents).values(row);
-    await companyLedger(c.env, caller.companyId).append(caller.companyId, nowMs, [
-      {
-        type: EVENT.incidentCreated,
-        outcome: "success",
-        actor: caller.keyId,
-        incident_id: row.id,
-        request_id: c.get("requestId"),
-        metadata: { title: row.title, severity: row.severity },
-      },
-    ]);
+    await companyLedger(c.env, caller.companyId).record(caller.companyId, nowMs, {
+      writes: [
+        {
+          sql: "INSERT OR IGNORE INTO incidents (id, company_id, title, severity, status, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+          params: [row.id, row.companyId, row.title, row.severity, row.status, row.createdBy, row.createdAt],
+        },
+      ],
+      events: [
+        {
+          type: EVENT.incidentCreated,
+          outcome: "success",
+          actor: caller.keyId,
+          incident_id: row.id,
+          request_id: c.get("requestId"),
+          metadata: { title: row.title, severity: row.severity },
+        },
+      ],
+    });
     return c.json({ incident: toWire(row) }, 201);
   })
   .openapi(read, async (c) => {
@@ -177,27 +184,28 @@ export const incidentRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
   .openapi(close, async (c) => {
     const { id } = c.req.valid("param");
     const caller = c.get("caller");
+    const incident = await findIncident(c.env.DB, caller.companyId, id);
+    if (!incident) throw new ApiError("not_found", {}, { message: "Incident not found" });
+    if (incident.status === "closed") return c.json({ incident: toWire(incident) }, 200);
     const nowMs = Date.now();
-    const closed = await drizzle(c.env.DB)
-      .update(incidents)
-      .set({ status: "closed", closedAt: isoTime(nowMs) })
-      .where(and(eq(incidents.id, id), eq(incidents.companyId, caller.companyId), eq(incidents.status, "open")))
-      .returning()
-      .get();
-    if (!closed) {
-      const existing = await findIncident(c.env.DB, caller.companyId, id);
-      if (!existing) throw new ApiError("not_found", {}, { message: "Incident not found" });
-      return c.json({ incident: toWire(existing) }, 200);
-    }
-    await companyLedger(c.env, caller.companyId).append(caller.companyId, nowMs, [
-      {
-        type: EVENT.incidentClosed,
-        outcome: "success",
-        actor: caller.keyId,
-        incident_id: id,
-        request_id: c.get("requestId"),
-      },
-    ]);
+    const closed: IncidentRow = { ...incident, status: "closed", closedAt: isoTime(nowMs) };
+    await companyLedger(c.env, caller.companyId).record(caller.companyId, nowMs, {
+      writes: [
+        {
+          sql: "UPDATE incidents SET status = 'closed', closed_at = ? WHERE id = ? AND status = 'open'",
+          params: [closed.closedAt, id],
+        },
+      ],
+      events: [
+        {
+          type: EVENT.incidentClosed,
+          outcome: "success",
+          actor: caller.keyId,
+          incident_id: id,
+          request_id: c.get("requestId"),
+        },
+      ],
+    });
     return c.json({ incident: toWire(closed) }, 200);
   });
 

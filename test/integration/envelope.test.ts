@@ -23,10 +23,10 @@ describe("every response", () => {
   it("answers an unexpected failure with a bare 500 envelope: no stack, no SQL, no detail", async () => {
     const app = buildApp();
     const res = await app.fetch(
-      new Request("https://idp.test/v1/admin/companies", {
+      new Request("https://idp.test/v1/admin/api-keys", {
         method: "POST",
         headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
-        body: JSON.stringify({ name: "x" }),
+        body: JSON.stringify({ company_id: "cmp_x", scopes: ["idp:read"] }),
       }),
       { ...env, DB: undefined },
     );
