@@ -28,7 +28,16 @@ if (missing.length > 0) {
   console.log(`.dev.vars: generated ${missing.map(([name]) => name).join(", ")}`);
 }
 
-const applied = spawnSync(wrangler, ["d1", "execute", "DB", "--local", "--file=schema.sql", "--yes"], {
+// `--persist-to DIR` (a separate local state, as the load and chaos runs use) applies to the schema too.
+const persistIndex = args.findIndex((a) => a === "--persist-to" || a.startsWith("--persist-to="));
+const persistArgs =
+  persistIndex === -1
+    ? []
+    : args[persistIndex].includes("=")
+      ? [args[persistIndex]]
+      : args.slice(persistIndex, persistIndex + 2);
+
+const applied = spawnSync(wrangler, ["d1", "execute", "DB", "--local", ...persistArgs, "--file=schema.sql", "--yes"], {
   stdio: ["ignore", "ignore", "inherit"],
 });
 if (applied.status !== 0) {
