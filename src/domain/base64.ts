@@ -16,7 +16,14 @@ export function encodeBase64Url(bytes: Uint8Array): string {
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
+/**
+ * The bytes of canonical unpadded base64url, or null. A final character whose unused low bits
+ * are not zero decodes to the same bytes as the canonical one (RFC 4648 §3.5), so a token would
+ * have several valid spellings: only the spelling that re-encodes identically is accepted.
+ */
 export function decodeBase64Url(text: string): Uint8Array | null {
   if (!BASE64URL.test(text)) return null;
-  return decodeBase64(text.replace(/-/g, "+").replace(/_/g, "/"));
+  const bytes = decodeBase64(text.replace(/-/g, "+").replace(/_/g, "/"));
+  if (bytes === null || encodeBase64Url(bytes) !== text) return null;
+  return bytes;
 }

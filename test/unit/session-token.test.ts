@@ -57,4 +57,34 @@ describe("session tokens", () => {
   ])("reads a %s token as null", (_name, make) => {
     expect(readSessionToken(make(), keyring)).toBeNull();
   });
+
+  it("accepts only the canonical base64url spelling of each part (no second spelling of a token)", () => {
+    const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    // Vary the body's length so its last character also carries unused bits in some tokens.
+    for (const ext of ["a", "ab", "abc"]) {
+      const token = signSessionToken({ ...claims, ext }, keyring);
+      const dot = token.indexOf(".");
+      for (const position of [dot - 1, token.length - 1]) {
+        const accepted = [...ALPHABET].filter((c) => {
+          const variant = token.slice(0, position) + c + token.slice(position + 1);
+          return readSessionToken(variant, keyring) !== null;
+        });
+        expect(accepted).toEqual([token[position]]);
+      }
+    }
+  });
+
+  it("refuses padding, whitespace and the standard alphabet's + and /", () => {
+    const token = signSessionToken(claims, keyring);
+    const [body, signature] = token.slice(4).split(".") as [string, string];
+    for (const variant of [
+      `hst_${body}.${signature}=`,
+      `hst_${body}=.${signature}`,
+      `hst_${body}.${signature} `,
+      `hst_${body.replace(/-/g, "+").replace(/_/g, "/")}.${signature.replace(/-/g, "+").replace(/_/g, "/")}`,
+    ]) {
+      if (variant === token) continue;
+      expect(readSessionToken(variant, keyring)).toBeNull();
+    }
+  });
 });
