@@ -43,22 +43,25 @@ export class ChainLedger {
     const head = this.sql
       .exec<{ seq: number; hash: string }>("SELECT seq, hash FROM chain_head WHERE id = 1")
       .toArray()[0] ?? { seq: 0, hash: GENESIS_HASH };
+    // The boundary refuses strings that are not well-formed, but the hash must cover exactly
+    // what D1 stores whatever reaches this point: storage would replace a lone surrogate with
+    // U+FFFD, so the ledger does it first and hashes the result.
     const content = {
-      actor: input.actor ?? null,
-      ip: input.ip ?? null,
-      reason: input.reason ?? null,
-      incident_id: input.incident_id ?? null,
-      request_id: input.request_id ?? null,
-      metadata: JSON.stringify(input.metadata ?? {}),
+      actor: stored(input.actor),
+      ip: stored(input.ip),
+      reason: stored(input.reason),
+      incident_id: stored(input.incident_id),
+      request_id: stored(input.request_id),
+      metadata: JSON.stringify(input.metadata ?? {}).toWellFormed(),
     };
     const link = {
       prev_hash: head.hash,
       id: newId("evt", nowMs),
-      company_id: companyId,
-      chain_id: chainId,
+      company_id: companyId.toWellFormed(),
+      chain_id: chainId.toWellFormed(),
       seq: head.seq + 1,
-      identity_id: input.identity_id ?? null,
-      type: input.type,
+      identity_id: stored(input.identity_id),
+      type: input.type.toWellFormed(),
       outcome: input.outcome,
       created_at: isoTime(nowMs),
       content_hash: contentHash(content),
@@ -99,4 +102,9 @@ export class ChainLedger {
       }
     );
   }
+}
+
+/** A text column's value as D1 will store it: well-formed Unicode, or null. */
+function stored(value: string | null | undefined): string | null {
+  return value === undefined || value === null ? null : value.toWellFormed();
 }

@@ -86,6 +86,23 @@ export interface ChainCursor {
 }
 
 /**
+ * Why `event` does not verify as the successor of `before`, or null when it does: its sequence
+ * number follows, it links to the hash before it, its content matches its content hash (or it
+ * is a routine event whose content compaction dropped), and its own hash is right.
+ */
+export function checkChainEvent(event: AuditEvent, before: ChainCursor): ChainBreakReason | null {
+  if (event.seq !== before.seq + 1) return "missing_event";
+  if (event.prev_hash !== before.hash) return "broken_link";
+  if (event.compacted_at === null) {
+    if (contentHash(event) !== event.content_hash) return "hash_mismatch";
+  } else if (!isRoutineEvent(event.type, event.outcome)) {
+    return "invalid_compaction";
+  }
+  if (linkHash(event) !== event.hash) return "hash_mismatch";
+  return null;
+}
+
+/**
  * Walks one chain's events in `seq` order from the state reached before them, and names the
  * first event that does not verify. Resumable, so a long chain can be checked page by page.
  */
@@ -95,16 +112,39 @@ export function verifyChainSegment(
 ): { ok: true; after: ChainCursor } | { ok: false; broken: ChainBreak } {
   let cursor = before;
   for (const event of events) {
-    const broken = (reason: ChainBreakReason) => ({ ok: false as const, broken: { event_id: event.id, reason } });
-    if (event.seq !== cursor.seq + 1) return broken("missing_event");
-    if (event.prev_hash !== cursor.hash) return broken("broken_link");
-    if (event.compacted_at === null) {
-      if (contentHash(event) !== event.content_hash) return broken("hash_mismatch");
-    } else if (!isRoutineEvent(event.type, event.outcome)) {
-      return broken("invalid_compaction");
-    }
-    if (linkHash(event) !== event.hash) return broken("hash_mismatch");
+    const reason = checkChainEvent(event, cursor);
+    if (reason !== null) return { ok: false, broken: { event_id: event.id, reason } };
     cursor = { seq: event.seq, hash: event.hash };
   }
   return { ok: true, after: cursor };
+}
+
+/**
+ * Verification of every chain that keeps going after a break: each event is checked against
+ * the one stored before it, so one broken event (planted, or real) hides no other. Feed it the
+ * events chain by chain in `seq` order; it keeps the first `limit` breaks and counts them all.
+ */
+export class ChainAudit {
+  checked = 0;
+  brokenCount = 0;
+  readonly broken: ChainBreak[] = [];
+  private chainId: string | null = null;
+  private cursor: ChainCursor = { seq: 0, hash: GENESIS_HASH };
+
+  constructor(private readonly limit: number) {}
+
+  add(event: AuditEvent): void {
+    if (event.chain_id !== this.chainId) {
+      this.chainId = event.chain_id;
+      this.cursor = { seq: 0, hash: GENESIS_HASH };
+    }
+    this.checked++;
+    const reason = checkChainEvent(event, this.cursor);
+    if (reason !== null) {
+      this.brokenCount++;
+      if (this.broken.length < this.limit) this.broken.push({ event_id: event.id, reason });
+    }
+    // Go on from what is stored: the next event is judged on its own link to this one.
+    this.cursor = { seq: event.seq, hash: event.hash };
+  }
 }

@@ -2,13 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, gt, gte, isNull, lt, lte, or, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { auditEvents, auditRollups } from "../db/schema";
-import {
-  type AuditEvent,
-  type ChainBreak,
-  type ChainCursor,
-  GENESIS_HASH,
-  verifyChainSegment,
-} from "../domain/audit-chain";
+import { type AuditEvent, ChainAudit } from "../domain/audit-chain";
 import { decodeBase64Url, encodeBase64Url } from "../domain/base64";
 import { ApiError } from "../errors";
 import { requireScope } from "../http/api-keys";
@@ -72,11 +66,22 @@ const listEvents = createRoute({
   },
 });
 
+const ChainBreakSchema = z.object({
+  event_id: z.string(),
+  reason: z.enum(["hash_mismatch", "broken_link", "missing_event", "invalid_compaction"]),
+});
+
+/** How many broken events `GET /v1/audit/verify` lists; it counts them all. */
+const BROKEN_EVENTS_LISTED = 100;
+
 const verifyChains = createRoute({
   method: "get",
   path: "/verify",
   tags: ["audit"],
-  summary: "Recompute every hash chain of the company and name the first broken event (audit:read)",
+  summary: "Recompute every hash chain of the company and report every broken event (audit:read)",
+  description:
+    "Walks every chain to its end: after a broken event it goes on from what is stored, so one break hides no other. " +
+    `\`broken\` is the first broken event, \`broken_events\` the first ${BROKEN_EVENTS_LISTED}, \`broken_count\` all of them.`,
   security,
   middleware: [requireScope("audit:read")] as const,
   responses: {
@@ -87,12 +92,9 @@ const verifyChains = createRoute({
           schema: z.object({
             ok: z.boolean(),
             checked: z.number().int(),
-            broken: z
-              .object({
-                event_id: z.string(),
-                reason: z.enum(["hash_mismatch", "broken_link", "missing_event", "invalid_compaction"]),
-              })
-              .nullable(),
+            broken: ChainBreakSchema.nullable(),
+            broken_count: z.number().int(),
+            broken_events: z.array(ChainBreakSchema),
           }),
         },
       },
@@ -243,14 +245,11 @@ export const auditRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
   .openapi(verifyChains, async (c) => {
     const { companyId } = c.get("caller");
     const db = drizzle(c.env.DB);
-    let checked = 0;
-    let broken: ChainBreak | null = null;
-    let chainId: string | null = null;
-    let state: ChainCursor = { seq: 0, hash: GENESIS_HASH };
+    const audit = new ChainAudit(BROKEN_EVENTS_LISTED);
     let after: { chainId: string; seq: number } | null = null;
 
-    // Pages in (chain_id, seq) order; each chain is walked from its genesis.
-    while (broken === null) {
+    // Pages in (chain_id, seq) order; each chain is walked from its genesis to its end.
+    for (;;) {
       const position = after;
       const rows: EventRow[] = await db
         .select()
@@ -269,25 +268,21 @@ export const auditRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
         .orderBy(auditEvents.chainId, auditEvents.seq)
         .limit(VERIFY_PAGE)
         .all();
-      if (rows.length === 0) break;
-      for (const row of rows) {
-        if (row.chainId !== chainId) {
-          chainId = row.chainId;
-          state = { seq: 0, hash: GENESIS_HASH };
-        }
-        const result = verifyChainSegment([toChainEvent(row)], state);
-        checked++;
-        if (!result.ok) {
-          broken = result.broken;
-          break;
-        }
-        state = result.after;
-      }
+      for (const row of rows) audit.add(toChainEvent(row));
       const last = rows.at(-1);
       if (!last || rows.length < VERIFY_PAGE) break;
       after = { chainId: last.chainId, seq: last.seq };
     }
-    return c.json({ ok: broken === null, checked, broken }, 200);
+    return c.json(
+      {
+        ok: audit.brokenCount === 0,
+        checked: audit.checked,
+        broken: audit.broken[0] ?? null,
+        broken_count: audit.brokenCount,
+        broken_events: audit.broken,
+      },
+      200,
+    );
   })
   .openapi(listRollups, async (c) => {
     const query = c.req.valid("query");
