@@ -453,11 +453,13 @@ export class IdentityGuard extends DurableObject<Env> {
   }
 
   /**
-   * A Sentinel identity action. Each takes effect for the very next strong introspection (this
+   * A Sentinel identity action on `identityId`, which must be the identity this object holds.
+   * Each takes effect for the very next strong introspection (this
    * object is what it asks) and is pushed to KV for the eventual path before the call returns
    * (the alarm retries if KV fails). Revoking every session is one mark, however many exist.
    */
   async applyAction(
+    identityId: string,
     type: ActionType,
     details: { reason: string | null; incidentId: string | null },
     nowMs: number,
@@ -465,6 +467,19 @@ export class IdentityGuard extends DurableObject<Env> {
   ): Promise<ActionOutcome | { result: "not_found" }> {
     const row = this.row();
     if (!row) return { result: "not_found" };
+    if (row.id !== identityId) {
+      // The caller found this object through the D1 directory, and it holds another identity:
+      // act on nothing rather than on the wrong account.
+      console.error(
+        JSON.stringify({
+          level: "error",
+          msg: "identity directory points at another identity",
+          identityId,
+          held: row.id,
+        }),
+      );
+      return { result: "not_found" };
+    }
     const identity = this.recordOf(row);
     const action: ActionRecord = {
       id: newId("act", nowMs),

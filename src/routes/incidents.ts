@@ -1,8 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { EVENT } from "../audit/event-types";
-import { companyLedger } from "../company-ledger";
+import { companyLedger, type IncidentRecord } from "../company-ledger";
 import { identityActions, incidents } from "../db/schema";
 import { isoTime, newId } from "../domain/ids";
 import { ApiError } from "../errors";
@@ -53,7 +52,7 @@ const create = createRoute({
       required: true,
       content: {
         "application/json": {
-          schema: z.object({ title: plainText(1, 200), severity: z.enum(SEVERITIES).default("medium") }),
+          schema: z.strictObject({ title: plainText(1, 200), severity: z.enum(SEVERITIES).default("medium") }),
         },
       },
     },
@@ -94,7 +93,7 @@ const close = createRoute({
   middleware: [requireScope("sentinel:write"), jsonBody] as const,
   request: {
     params: IncidentParams,
-    body: { required: false, content: { "application/json": { schema: z.object({}) } } },
+    body: { required: false, content: { "application/json": { schema: z.strictObject({}) } } },
   },
   responses: {
     200: { description: "Closed", content: { "application/json": { schema: z.object({ incident: IncidentSchema }) } } },
@@ -124,49 +123,25 @@ async function findIncident(db: D1Database, companyId: string, id: string): Prom
     .get();
 }
 
-/**
- * The incident an action names: one of ours must be open (409 otherwise); an id we do not
- * know (another company's included) is an external reference, a ticket elsewhere, kept as given.
- */
-export async function checkIncidentForAction(db: D1Database, companyId: string, incidentId: string): Promise<void> {
-  const incident = await findIncident(db, companyId, incidentId);
-  if (incident?.status === "closed") throw new ApiError("incident_closed", { incident_id: incidentId });
-}
-
 export const incidentRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
   .openapi(create, async (c) => {
     const body = c.req.valid("json");
     const caller = c.get("caller");
     const nowMs = Date.now();
-    const row: IncidentRow = {
+    const incident: IncidentRecord = {
       id: newId("inc", nowMs),
-      companyId: caller.companyId,
       title: body.title,
       severity: body.severity,
       status: "open",
-      createdBy: caller.keyId,
-      createdAt: isoTime(nowMs),
-      closedAt: null,
+      created_by: caller.keyId,
+      created_at: isoTime(nowMs),
+      closed_at: null,
     };
-    await companyLedger(c.env, caller.companyId).record(caller.companyId, nowMs, {
-      writes: [
-        {
-          sql: "INSERT OR IGNORE INTO incidents (id, company_id, title, severity, status, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-          params: [row.id, row.companyId, row.title, row.severity, row.status, row.createdBy, row.createdAt],
-        },
-      ],
-      events: [
-        {
-          type: EVENT.incidentCreated,
-          outcome: "success",
-          actor: caller.keyId,
-          incident_id: row.id,
-          request_id: c.get("requestId"),
-          metadata: { title: row.title, severity: row.severity },
-        },
-      ],
+    await companyLedger(c.env, caller.companyId).openIncident(caller.companyId, incident, nowMs, {
+      actor: caller.keyId,
+      requestId: c.get("requestId"),
     });
-    return c.json({ incident: toWire(row) }, 201);
+    return c.json({ incident }, 201);
   })
   .openapi(read, async (c) => {
     const { id } = c.req.valid("param");
@@ -184,29 +159,12 @@ export const incidentRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
   .openapi(close, async (c) => {
     const { id } = c.req.valid("param");
     const caller = c.get("caller");
-    const incident = await findIncident(c.env.DB, caller.companyId, id);
-    if (!incident) throw new ApiError("not_found", {}, { message: "Incident not found" });
-    if (incident.status === "closed") return c.json({ incident: toWire(incident) }, 200);
-    const nowMs = Date.now();
-    const closed: IncidentRow = { ...incident, status: "closed", closedAt: isoTime(nowMs) };
-    await companyLedger(c.env, caller.companyId).record(caller.companyId, nowMs, {
-      writes: [
-        {
-          sql: "UPDATE incidents SET status = 'closed', closed_at = ? WHERE id = ? AND status = 'open'",
-          params: [closed.closedAt, id],
-        },
-      ],
-      events: [
-        {
-          type: EVENT.incidentClosed,
-          outcome: "success",
-          actor: caller.keyId,
-          incident_id: id,
-          request_id: c.get("requestId"),
-        },
-      ],
+    const incident = await companyLedger(c.env, caller.companyId).closeIncident(caller.companyId, id, Date.now(), {
+      actor: caller.keyId,
+      requestId: c.get("requestId"),
     });
-    return c.json({ incident: toWire(closed) }, 200);
+    if (!incident) throw new ApiError("not_found", {}, { message: "Incident not found" });
+    return c.json({ incident }, 200);
   });
 
 export function actionToWire(row: typeof identityActions.$inferSelect): z.infer<typeof ActionSchema> {

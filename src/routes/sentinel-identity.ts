@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Context } from "hono";
+import { companyLedger } from "../company-ledger";
 import { identities, identityActions } from "../db/schema";
 import { ApiError } from "../errors";
 import { requireScope } from "../http/api-keys";
@@ -10,7 +11,7 @@ import { jsonBody } from "../http/json-body";
 import { errorResponses, ISO_TIME, plainText } from "../http/schemas";
 import { defaultHook } from "../http/validation";
 import { type ActionOutcome, type ActionType, identityGuard } from "../identity-guard";
-import { ActionSchema, actionToWire, checkIncidentForAction } from "./incidents";
+import { ActionSchema, actionToWire } from "./incidents";
 
 const security = [{ apiKey: [] }];
 const UserParams = z.object({ userId: plainText(1, 64).openapi({ example: "idn_01hxyz" }) });
@@ -49,7 +50,7 @@ function actionRoute<Body extends z.ZodType, Data extends z.ZodType>(options: {
 const disable = actionRoute({
   path: "/identity/{userId}/disable",
   summary: "Disable an account: its sessions are revoked, its codes refused, Sentinel denies it (sentinel:write)",
-  body: z.object({ reason, incident_id: incidentId.optional() }),
+  body: z.strictObject({ reason, incident_id: incidentId.optional() }),
   bodyRequired: true,
   data: z.object({ action: ActionSchema, identity: IdentityStatusSchema }),
 });
@@ -57,7 +58,7 @@ const disable = actionRoute({
 const enable = actionRoute({
   path: "/identity/{userId}/enable",
   summary: "Enable a disabled account; revoked sessions stay revoked (sentinel:write)",
-  body: z.object({ reason, incident_id: incidentId.optional() }),
+  body: z.strictObject({ reason, incident_id: incidentId.optional() }),
   bodyRequired: true,
   data: z.object({ action: ActionSchema, identity: IdentityStatusSchema }),
 });
@@ -65,7 +66,7 @@ const enable = actionRoute({
 const revokeSessions = actionRoute({
   path: "/identity/{userId}/revoke-sessions",
   summary: "Revoke every active session at once (sentinel:write)",
-  body: z.object({ reason: reason.optional(), incident_id: incidentId.optional() }),
+  body: z.strictObject({ reason: reason.optional(), incident_id: incidentId.optional() }),
   bodyRequired: false,
   data: z.object({ action: ActionSchema, revoked_sessions: z.number().int() }),
 });
@@ -73,7 +74,7 @@ const revokeSessions = actionRoute({
 const forceMfa = actionRoute({
   path: "/identity/{userId}/force-mfa",
   summary: "Require MFA again from every session verified up to now (sentinel:write)",
-  body: z.object({ reason: reason.optional(), incident_id: incidentId.optional() }),
+  body: z.strictObject({ reason: reason.optional(), incident_id: incidentId.optional() }),
   bodyRequired: false,
   data: z.object({ action: ActionSchema, mfa_challenge_required_from: ISO_TIME }),
 });
@@ -106,6 +107,11 @@ async function findIdentity(db: D1Database, companyId: string, identityId: strin
   return row;
 }
 
+/**
+ * Applies an action to the identity `identityId` names. An `incident_id` that is one of ours is
+ * linked by the company's ledger, the place that also closes incidents, so no action links to an
+ * incident after its close (409 once it is closed); any other id is kept as an external reference.
+ */
 async function act(
   c: Context<AppEnv>,
   identityId: string,
@@ -114,16 +120,25 @@ async function act(
 ): Promise<ActionOutcome> {
   const { env } = c;
   const caller = c.get("caller");
+  const nowMs = Date.now();
   const { externalId } = await findIdentity(env.DB, caller.companyId, identityId);
-  if (body.incident_id) await checkIncidentForAction(env.DB, caller.companyId, body.incident_id);
-  const outcome = await identityGuard(env, caller.companyId, externalId).applyAction(
-    type,
-    { reason: body.reason ?? null, incidentId: body.incident_id ?? null },
-    Date.now(),
-    { actor: caller.keyId, requestId: c.get("requestId") },
-  );
-  if (outcome.result !== "applied") throw new ApiError("not_found", {}, { message: "Identity not found" });
-  return outcome;
+  const ledger = companyLedger(env, caller.companyId);
+  const incidentId = body.incident_id ?? null;
+  const link = incidentId === null ? "external" : await ledger.linkAction(incidentId, nowMs);
+  if (link === "closed") throw new ApiError("incident_closed", { incident_id: incidentId });
+  try {
+    const outcome = await identityGuard(env, caller.companyId, externalId).applyAction(
+      identityId,
+      type,
+      { reason: body.reason ?? null, incidentId },
+      nowMs,
+      { actor: caller.keyId, requestId: c.get("requestId") },
+    );
+    if (outcome.result !== "applied") throw new ApiError("not_found", {}, { message: "Identity not found" });
+    return outcome;
+  } finally {
+    if (link === "linked" && incidentId !== null) await ledger.actionSettled(incidentId);
+  }
 }
 
 export const sentinelIdentityRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
