@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { newId } from "./domain/ids";
 import { ApiError, errorResponse } from "./errors";
+import { urlBoundary } from "./http/boundary";
 import type { AppEnv } from "./http/context";
 import { defaultHook } from "./http/validation";
 import { adminRoutes } from "./routes/admin";
@@ -62,6 +63,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
     c.res.headers.set("X-Request-Id", c.get("requestId"));
     c.res.headers.set("Cache-Control", "no-store");
   });
+  app.use("*", urlBoundary);
 
   app.openapi(health, (c) => c.json({ status: "ok" as const }, 200));
   app.route("/v1/admin", adminRoutes);

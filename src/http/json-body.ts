@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "../errors";
+import { jsonStringProblems } from "./boundary";
 import type { AppEnv } from "./context";
 
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -8,8 +9,9 @@ export const MAX_BODY_BYTES = 16 * 1024;
  * Reads a request body by the API's rules and hands the route's validator a plain JSON
  * request: a body is JSON when Content-Type is absent, `application/json`, `+json` or
  * `text/plain` (the seed's own fetch example sends a string with no JSON type); any other
- * type is 415; over 16 KiB is 413; not JSON is 400 `invalid_json`; an empty body is `{}`
- * so routes without required fields accept it.
+ * type is 415; over 16 KiB is 413; not JSON is 400 `invalid_json`; a string breaking the
+ * boundary rules (`boundary.ts`) is 400 `invalid_request`; an empty body is `{}` so routes
+ * without required fields accept it.
  */
 export const jsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   const raw = c.req.raw;
@@ -28,11 +30,14 @@ export const jsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
     throw new ApiError("invalid_json");
   }
   if (text.trim() === "") text = "{}";
+  let parsed: unknown;
   try {
-    JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch {
     throw new ApiError("invalid_json");
   }
+  const problems = jsonStringProblems(parsed);
+  if (problems.length > 0) throw new ApiError("invalid_request", { details: problems });
 
   const headers = new Headers(raw.headers);
   headers.set("content-type", "application/json");

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { containsApiKey } from "./api-keys";
 
 /** Unicode text without control characters, `min`..`max` characters long. */
 export function plainText(min: number, max: number): z.ZodString {
@@ -9,7 +10,10 @@ export function plainText(min: number, max: number): z.ZodString {
     .regex(/^[^\p{Cc}]*$/u, "must not contain control characters");
 }
 
-export const ExternalIdSchema = plainText(1, 255).openapi({ example: "ORG_USR_9921_AFG" });
+/** An external id: it may not look like an API key, or query routes could never name it. */
+export const ExternalIdSchema = plainText(1, 255)
+  .refine((value) => !containsApiKey(value), "must not contain an API key")
+  .openapi({ example: "ORG_USR_9921_AFG" });
 
 export const ExternalUserIdQuery = z.object({
   externalUserId: ExternalIdSchema,

@@ -41,7 +41,7 @@ const createCompany = createRoute({
   request: {
     body: {
       required: true,
-      content: { "application/json": { schema: z.object({ name: plainText(1, 200) }) } },
+      content: { "application/json": { schema: z.strictObject({ name: plainText(1, 200) }) } },
     },
   },
   responses: {
@@ -62,7 +62,7 @@ const createApiKey = createRoute({
       required: true,
       content: {
         "application/json": {
-          schema: z.object({
+          schema: z.strictObject({
             company_id: plainText(1, 64),
             scopes: z.array(z.enum(SCOPES)).min(1),
             name: plainText(1, 200).optional(),

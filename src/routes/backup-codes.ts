@@ -18,7 +18,7 @@ const regenerate = createRoute({
   middleware: [requireScope("idp:write"), jsonBody] as const,
   request: {
     query: ExternalUserIdQuery,
-    body: { required: false, content: { "application/json": { schema: z.object({}) } } },
+    body: { required: false, content: { "application/json": { schema: z.strictObject({}) } } },
   },
   responses: {
     201: {

@@ -31,8 +31,8 @@ const enrol = createRoute({
       required: true,
       content: {
         "application/json": {
-          schema: z.object({
-            otp: z.object({
+          schema: z.strictObject({
+            otp: z.strictObject({
               issuer_name: labelPart.openapi({ example: "Acme Enterprise" }),
               account_name: labelPart.openapi({ example: "alexander@enterprise.com" }),
               confirm: z
@@ -66,7 +66,7 @@ const enrol = createRoute({
 });
 
 const VerifyContextSchema = z
-  .object({
+  .strictObject({
     ip: z.union([z.ipv4(), z.ipv6()]).optional().openapi({ description: "The end user's IP address" }),
     ua: plainText(0, 1024).optional().openapi({ description: "The end user's user agent" }),
   })
@@ -85,8 +85,8 @@ const verify = createRoute({
       required: true,
       content: {
         "application/json": {
-          schema: z.object({
-            otp: z.object({
+          schema: z.strictObject({
+            otp: z.strictObject({
               id: ExternalIdSchema,
               code: z.string().max(64).openapi({ example: "552192" }),
             }),

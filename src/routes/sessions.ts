@@ -48,8 +48,8 @@ const introspect = createRoute({
       required: true,
       content: {
         "application/json": {
-          schema: z.object({
-            session: z.object({ token: z.string().max(4096) }),
+          schema: z.strictObject({
+            session: z.strictObject({ token: z.string().max(4096) }),
             consistency: z.enum(["strong", "eventual"]).default("strong"),
           }),
         },

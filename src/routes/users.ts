@@ -37,7 +37,9 @@ const provision = createRoute({
   request: {
     body: {
       required: true,
-      content: { "application/json": { schema: z.object({ user: z.object({ external_id: ExternalIdSchema }) }) } },
+      content: {
+        "application/json": { schema: z.strictObject({ user: z.strictObject({ external_id: ExternalIdSchema }) }) },
+      },
     },
   },
   responses: {
@@ -82,7 +84,7 @@ const unlock = createRoute({
   middleware: [requireScope("idp:write"), jsonBody] as const,
   request: {
     query: ExternalUserIdQuery,
-    body: { required: false, content: { "application/json": { schema: z.object({}) } } },
+    body: { required: false, content: { "application/json": { schema: z.strictObject({}) } } },
   },
   responses: {
     200: { description: "Unlocked; the profile after it.", content: { "application/json": { schema: ProfileSchema } } },

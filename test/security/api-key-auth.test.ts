@@ -48,6 +48,47 @@ describe("API key authentication", () => {
     expect(res.status).toBe(401);
   });
 
+  it("refuses a key inside another query value, in any position, and in a parameter name", async () => {
+    const { key } = await tenant();
+    for (const query of [
+      `externalUserId=alice&note=see%20${key}`,
+      `externalUserId=alice&note=${key}-suffix`,
+      `externalUserId=prefix${key}`,
+      `externalUserId=alice&${key}=1`,
+      `externalUserId=alice&note=${encodeURIComponent(`"${key}"`)}`,
+      `externalUserId=alice&note=${key.replace("_", "%5F")}`,
+    ]) {
+      const res = await call(`/v1/idp/users?${query}`, { key });
+      expect(res.status, query).toBe(401);
+      expect(res.body.code).toBe("unauthorized");
+      expect(JSON.stringify(res.body)).not.toContain(key);
+    }
+  });
+
+  it("refuses a key-shaped value in the query of any route, admin and unknown ones included", async () => {
+    const { key } = await tenant();
+    for (const path of ["/v1/admin/api-keys/key_x", "/v1/nothing-here", "/v1/audit/events"]) {
+      const res = await call(`${path}?q=${key}`, {
+        key: ADMIN_TOKEN,
+        method: path.includes("admin") ? "DELETE" : "GET",
+      });
+      expect(res.status, path).toBe(401);
+    }
+  });
+
+  it("cannot provision an external id shaped like a key, so no identity is unreachable", async () => {
+    const { key } = await tenant();
+    for (const externalId of [`hld_live_${"a".repeat(32)}`, `user-hld_test_${"B".repeat(40)}-x`]) {
+      const res = await call("/v1/idp/users", { key, body: { user: { external_id: externalId } } });
+      expect(res.status, externalId).toBe(400);
+      expect(res.body).toMatchObject({ code: "invalid_request", details: [{ path: "user.external_id" }] });
+    }
+    // One character short of a key is an ordinary id, reachable by every route.
+    const almost = `hld_live_${"a".repeat(31)}`;
+    expect((await call("/v1/idp/users", { key, body: { user: { external_id: almost } } })).status).toBe(201);
+    expect((await call(`/v1/idp/users?externalUserId=${almost}`, { key })).status).toBe(200);
+  });
+
   it("does not mistake an external id that merely starts like a key for one", async () => {
     const { key } = await tenant();
     const res = await call("/v1/idp/users?externalUserId=hld_user_42", { key });

@@ -172,14 +172,21 @@ describe("malformed requests get a 4xx envelope, never a 500", () => {
     expect(vendor.status).toBe(201);
   });
 
-  it("ignores unknown fields", async () => {
+  it("refuses unknown fields, naming each one (a typo or a mass-assignment attempt is never ignored)", async () => {
     const { key } = await tenant();
     const res = await call("/v1/idp/users", {
       key,
       body: { user: { external_id: "extra", admin: true }, role: "root" },
     });
-    expect(res.status).toBe(201);
-    expect(res.body).toEqual({ user: { id: expect.any(String), external_id: "extra", status: "active" } });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe("invalid_request");
+    expect(res.body.details).toEqual(
+      expect.arrayContaining([
+        { path: "user.admin", message: "unknown field" },
+        { path: "role", message: "unknown field" },
+      ]),
+    );
+    expect((await call("/v1/idp/users?externalUserId=extra", { key })).status).toBe(404);
   });
 
   it("answers unknown routes without a key with 404 as well", async () => {
