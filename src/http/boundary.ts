@@ -12,7 +12,7 @@ import type { AppEnv } from "./context";
  * - it holds no API key: a key-shaped value anywhere in the query string (any parameter, name
  *   or value, any position) is `401` and never echoed, since URLs end up in logs; in a body it is
  *   `400` naming the field, so a key never lands in the audit trail.
- * Control characters are refused field by field (`plainText`), where API.md says so.
+ * Control characters are refused field by field (`plainText`), on every field that takes text.
  */
 
 export interface FieldProblem {
