@@ -56,8 +56,13 @@ function planOne(round, n, key) {
     ["action_on_incident", open.length > 0 && active.length > 0 ? 2 : 0],
   ];
   const total = choices.reduce((sum, [, weight]) => sum + weight, 0);
-  let r = random() * total;
-  const kind = choices.find(([, weight]) => (r -= weight) < 0)?.[0] ?? "provision";
+  const roll = random() * total;
+  let cumulative = 0;
+  const kind =
+    choices.find(([, weight]) => {
+      cumulative += weight;
+      return roll < cumulative;
+    })?.[0] ?? "provision";
   const base = server.base;
   const expect = (res, status, type, extra = {}) => {
     if (res.status === status)
@@ -174,8 +179,7 @@ function reconcile(events) {
     if (matching.length === 0) missing.push(want);
     if (matching.length > 1) duplicated.push({ ...want, count: matching.length });
   }
-  const ids = new Set();
-  const duplicateIds = events.filter((e) => (ids.has(e.id) ? true : (ids.add(e.id), false)));
+  const duplicateIds = events.length - new Set(events.map((e) => e.id)).size;
   return { missing, duplicated, duplicateIds };
 }
 
@@ -241,14 +245,14 @@ async function main() {
       `round ${round}: killed at ${killAfterMs} ms (burst ran ${burstMs} ms, ${sent} sent, ${cutOff} cut off), ` +
         `${roundExpected.length} answered 2xx ${JSON.stringify(byKind)}; ` +
         `events expected ${expected.length} in all, missing ${result.missing.length}, ` +
-        `duplicated ${result.duplicated.length + result.duplicateIds.length} (checked ${settledMs} ms after the burst); ` +
+        `duplicated ${result.duplicated.length + result.duplicateIds} (checked ${settledMs} ms after the burst); ` +
         `verify ok=${verify.body.ok} checked=${verify.body.checked} broken=${verify.body.broken_count}`,
     );
     for (const m of result.missing.slice(0, 10))
       console.log(`  missing: ${m.type} for ${m.kind} ${m.requestId} (round ${m.round})`);
     for (const d of result.duplicated.slice(0, 10)) console.log(`  duplicated x${d.count}: ${d.type} ${d.requestId}`);
     if (result.missing.length > 0) failures.push(`round ${round}: ${result.missing.length} events missing`);
-    if (result.duplicated.length + result.duplicateIds.length > 0) failures.push(`round ${round}: duplicated events`);
+    if (result.duplicated.length + result.duplicateIds > 0) failures.push(`round ${round}: duplicated events`);
     if (verify.body.ok !== true) failures.push(`round ${round}: audit verify ${JSON.stringify(verify.body.broken)}`);
   }
 
