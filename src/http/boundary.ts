@@ -9,9 +9,9 @@ import type { AppEnv } from "./context";
  *   percent-encoding in the URL that is not UTF-8. Storage would replace such a string with
  *   U+FFFD, so what was hashed or named would differ from what is stored: `400 invalid_request`
  *   naming the field;
- * - it holds no API key: a key-shaped value anywhere in the query string (any parameter, name
- *   or value, any position) is `401` and never echoed, since URLs end up in logs; in a body it is
- *   `400` naming the field, so a key never lands in the audit trail.
+ * - it holds no API key: a key-shaped value anywhere in the URL (any query parameter, name or
+ *   value, any position, or a path segment) is `401` and never echoed, since URLs end up in
+ *   logs; in a body it is `400` naming the field, so a key never lands in the audit trail.
  * Control characters are refused field by field (`plainText`), on every field that takes text.
  */
 
@@ -56,11 +56,14 @@ export const urlBoundary: MiddlewareHandler<AppEnv> = async (c, next) => {
     value: decodeComponent(rawValue),
   }));
 
-  for (const { rawName, rawValue, name, value } of pairs) {
-    const texts = [rawName, rawValue, name ?? "", value ?? ""];
-    if (QUERY_KEY_NAMES.includes((name ?? rawName).toLowerCase()) || texts.some(containsApiKey)) {
-      throw new ApiError("unauthorized", {}, { message: "API keys are accepted only in the Authorization header" });
-    }
+  const keyInUrl =
+    pairs.some(
+      ({ rawName, rawValue, name, value }) =>
+        QUERY_KEY_NAMES.includes((name ?? rawName).toLowerCase()) ||
+        [rawName, rawValue, name ?? "", value ?? ""].some(containsApiKey),
+    ) || url.pathname.split("/").some((segment) => containsApiKey(decodeComponent(segment) ?? segment));
+  if (keyInUrl) {
+    throw new ApiError("unauthorized", {}, { message: "API keys are accepted only in the Authorization header" });
   }
 
   const problems: FieldProblem[] = [];

@@ -76,6 +76,13 @@ describe("API key authentication", () => {
     }
   });
 
+  it("refuses a key pasted into a path segment", async () => {
+    const { key } = await tenant();
+    const res = await call(`/v1/idp/sessions/${key}`, { key, method: "DELETE" });
+    expect(res.status).toBe(401);
+    expect(JSON.stringify(res.body)).not.toContain(key);
+  });
+
   it("cannot provision an external id shaped like a key, so no identity is unreachable", async () => {
     const { key } = await tenant();
     for (const externalId of [`hld_live_${"a".repeat(32)}`, `user-hld_test_${"B".repeat(40)}-x`]) {
