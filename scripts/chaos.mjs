@@ -187,16 +187,7 @@ async function main() {
   console.log(`chaos: seed ${seed}, ${rounds} rounds of ${burst} requests at concurrency ${concurrency}`);
   console.log(`chaos: state ${stateDir}, server log ${logPath}`);
   await server.start();
-  const admin = server.adminToken();
-  const company = await request(server.base, "/v1/admin/companies", { token: admin, body: { name: "chaos" } });
-  const created = await request(server.base, "/v1/admin/api-keys", {
-    token: admin,
-    body: {
-      company_id: company.body.company.id,
-      scopes: ["idp:read", "idp:write", "sentinel:read", "sentinel:write", "audit:read"],
-    },
-  });
-  const key = created.body.api_key.key;
+  const key = await server.tenantKey("chaos");
   const failures = [];
 
   for (let round = 1; round <= rounds; round++) {

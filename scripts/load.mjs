@@ -338,16 +338,7 @@ async function revokePhase(base, key) {
 async function main() {
   console.log(`load: seed ${seed}, MAX_FAILED_ATTEMPTS ${maxFailedAttempts}, server log ${logPath}`);
   await server.start();
-  const admin = server.adminToken();
-  const company = await request(server.base, "/v1/admin/companies", { token: admin, body: { name: "load" } });
-  const created = await request(server.base, "/v1/admin/api-keys", {
-    token: admin,
-    body: {
-      company_id: company.body.company.id,
-      scopes: ["idp:read", "idp:write", "sentinel:read", "sentinel:write", "audit:read"],
-    },
-  });
-  const key = created.body.api_key.key;
+  const key = await server.tenantKey("load");
 
   const lockout = await lockoutPhase(server.base, key);
   console.log(
