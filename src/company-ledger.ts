@@ -1,10 +1,11 @@
 import { DurableObject } from "cloudflare:workers";
-import { ChainLedger, type EventInput } from "./audit/chain-ledger";
-import { EVENT } from "./audit/event-types";
-import { D1Outbox, type D1Write } from "./audit/outbox";
+import type { Env } from "./config/env";
+import { closeIncident, type D1Write, insertIncident } from "./db/writes";
 import type { AuditEvent } from "./domain/audit-chain";
+import { EVENT } from "./domain/audit-events";
 import { isoTime } from "./domain/ids";
-import type { Env } from "./env";
+import { type EventInput, HashChain } from "./ledger/hash-chain";
+import { D1Outbox } from "./ledger/outbox";
 
 /**
  * The single writer of one company's audit chain (company, key, policy and incident events).
@@ -51,14 +52,14 @@ const LINK_SETTLE_TIMEOUT_MS = 10_000;
 
 export class CompanyLedger extends DurableObject<Env> {
   private readonly outbox: D1Outbox;
-  private readonly ledger: ChainLedger;
+  private readonly ledger: HashChain;
   /** Actions linked to an incident and still being applied, by incident id (in memory: see closeIncident). */
   private readonly linksInFlight = new Map<string, { count: number; settled: (() => void)[] }>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.outbox = new D1Outbox(ctx.storage.sql, ctx.storage);
-    this.ledger = new ChainLedger(ctx.storage.sql, this.outbox);
+    this.ledger = new HashChain(ctx.storage.sql, this.outbox);
     this.outbox.createSchema();
     this.ledger.createSchema();
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS incidents (
@@ -79,7 +80,7 @@ export class CompanyLedger extends DurableObject<Env> {
     change: { writes: D1Write[]; events: EventInput[] },
   ): Promise<AuditEvent[]> {
     const events = this.ctx.storage.transactionSync(() => {
-      for (const write of change.writes) this.outbox.enqueue(write.sql, write.params);
+      for (const write of change.writes) this.outbox.enqueue(write);
       return change.events.map((input) => this.ledger.append(companyId, companyId, nowMs, input));
     });
     await this.flush(nowMs);
@@ -103,8 +104,14 @@ export class CompanyLedger extends DurableObject<Env> {
         incident.created_at,
       );
       this.outbox.enqueue(
-        "INSERT OR IGNORE INTO incidents (id, company_id, title, severity, status, created_by, created_at) VALUES (?, ?, ?, ?, 'open', ?, ?)",
-        [incident.id, companyId, incident.title, incident.severity, incident.created_by, incident.created_at],
+        insertIncident({
+          id: incident.id,
+          companyId,
+          title: incident.title,
+          severity: incident.severity,
+          createdBy: incident.created_by,
+          createdAt: incident.created_at,
+        }),
       );
       this.ledger.append(companyId, companyId, nowMs, {
         type: EVENT.incidentCreated,
@@ -170,10 +177,7 @@ export class CompanyLedger extends DurableObject<Env> {
         closedAt,
         incidentId,
       );
-      this.outbox.enqueue("UPDATE incidents SET status = 'closed', closed_at = ? WHERE id = ? AND status = 'open'", [
-        closedAt,
-        incidentId,
-      ]);
+      this.outbox.enqueue(closeIncident(incidentId, closedAt));
       this.ledger.append(companyId, companyId, closedAtMs, {
         type: EVENT.incidentClosed,
         outcome: "success",

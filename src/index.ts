@@ -1,9 +1,10 @@
 import { buildApp } from "./app";
 import { compactAuditLog } from "./audit/compaction";
-import { type Env, intSetting } from "./env";
+import type { Env } from "./config/env";
+import { intSetting } from "./config/settings";
 
 export { CompanyLedger } from "./company-ledger";
-export { IdentityGuard } from "./identity-guard";
+export { IdentityGuard } from "./identity/guard";
 
 const app = buildApp();
 

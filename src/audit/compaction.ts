@@ -1,4 +1,5 @@
-import { ROUTINE_EVENTS } from "./event-types";
+import { compactEvents, deleteExpiredSessions, prepare, rollUpEvents } from "../db/writes";
+import { ROUTINE_EVENTS } from "../domain/audit-events";
 
 /**
  * The daily clean-up, run by the cron trigger with the trigger's time as `nowMs`:
@@ -24,27 +25,10 @@ export async function compactAuditLog(db: D1Database, nowMs: number, retentionDa
   let compactedEvents = 0;
 
   for (const routine of ROUTINE_EVENTS) {
-    const batchRows = `SELECT rowid FROM audit_events
-      WHERE type = ?1 AND outcome = ?2 AND created_at < ?3 AND compacted_at IS NULL
-      ORDER BY rowid LIMIT ${BATCH}`;
     for (;;) {
       const [, updated] = await db.batch([
-        db
-          .prepare(
-            `INSERT INTO audit_rollups (company_id, identity_id, day, type, outcome, count)
-             SELECT company_id, coalesce(identity_id, ''), substr(created_at, 1, 10), type, outcome, count(*)
-             FROM audit_events WHERE rowid IN (${batchRows})
-             GROUP BY company_id, coalesce(identity_id, ''), substr(created_at, 1, 10), type, outcome
-             ON CONFLICT (company_id, identity_id, day, type, outcome) DO UPDATE SET count = count + excluded.count`,
-          )
-          .bind(routine.type, routine.outcome, cutoff),
-        db
-          .prepare(
-            `UPDATE audit_events
-             SET actor = NULL, ip = NULL, reason = NULL, incident_id = NULL, request_id = NULL, metadata = '{}', compacted_at = ?4
-             WHERE rowid IN (${batchRows})`,
-          )
-          .bind(routine.type, routine.outcome, cutoff, compactedAt),
+        prepare(db, rollUpEvents(routine.type, routine.outcome, cutoff, BATCH)),
+        prepare(db, compactEvents(routine.type, routine.outcome, cutoff, BATCH, compactedAt)),
       ]);
       const changes = updated?.meta.changes ?? 0;
       compactedEvents += changes;
@@ -52,6 +36,6 @@ export async function compactAuditLog(db: D1Database, nowMs: number, retentionDa
     }
   }
 
-  const deleted = await db.prepare("DELETE FROM sessions WHERE expires_at <= ?").bind(compactedAt).run();
+  const deleted = await prepare(db, deleteExpiredSessions(compactedAt)).run();
   return { compactedEvents, deletedSessions: deleted.meta.changes };
 }

@@ -1,4 +1,4 @@
-import { isRoutineEvent } from "../audit/event-types";
+import { isRoutineEvent } from "./audit-events";
 import { sha256Hex } from "./secrets";
 
 /**

@@ -1,4 +1,4 @@
-import type { Env } from "../env";
+import type { Env } from "../config/env";
 
 export type Scope = "idp:read" | "idp:write" | "sentinel:read" | "sentinel:write" | "audit:read";
 export const SCOPES = ["idp:read", "idp:write", "sentinel:read", "sentinel:write", "audit:read"] as const;

@@ -1,9 +1,10 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { EVENT } from "../audit/event-types";
 import { companyLedger } from "../company-ledger";
 import { apiKeys, companies } from "../db/schema";
+import { insertApiKey, insertCompany, revokeApiKey } from "../db/writes";
+import { EVENT } from "../domain/audit-events";
 import { isoTime, newId } from "../domain/ids";
 import { ApiError } from "../errors";
 import { requireAdmin } from "../http/admin-auth";
@@ -78,7 +79,7 @@ const createApiKey = createRoute({
   },
 });
 
-const revokeApiKey = createRoute({
+const revokeApiKeyRoute = createRoute({
   method: "delete",
   path: "/api-keys/{id}",
   tags: ["admin"],
@@ -105,12 +106,7 @@ export const adminRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
     const nowMs = Date.now();
     const company = { id: newId("cmp", nowMs), name, created_at: isoTime(nowMs) };
     await companyLedger(c.env, company.id).record(company.id, nowMs, {
-      writes: [
-        {
-          sql: "INSERT OR IGNORE INTO companies (id, name, created_at) VALUES (?, ?, ?)",
-          params: [company.id, company.name, company.created_at],
-        },
-      ],
+      writes: [insertCompany(company)],
       events: [
         {
           type: EVENT.companyCreated,
@@ -147,12 +143,7 @@ export const adminRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
       createdAt: isoTime(nowMs),
     };
     await companyLedger(c.env, company.id).record(company.id, nowMs, {
-      writes: [
-        {
-          sql: "INSERT OR IGNORE INTO api_keys (id, company_id, name, prefix, key_hash, scopes, mode, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-          params: [row.id, row.companyId, row.name, row.prefix, row.keyHash, row.scopes, row.mode, row.createdAt],
-        },
-      ],
+      writes: [insertApiKey(row)],
       events: [
         {
           type: EVENT.apiKeyCreated,
@@ -179,7 +170,7 @@ export const adminRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
       201,
     );
   })
-  .openapi(revokeApiKey, async (c) => {
+  .openapi(revokeApiKeyRoute, async (c) => {
     const { id } = c.req.valid("param");
     const row = await drizzle(c.env.DB)
       .select({ companyId: apiKeys.companyId, keyHash: apiKeys.keyHash, revokedAt: apiKeys.revokedAt })
@@ -191,9 +182,7 @@ export const adminRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
     const nowMs = Date.now();
     const revokedAt = isoTime(nowMs);
     await companyLedger(c.env, row.companyId).record(row.companyId, nowMs, {
-      writes: [
-        { sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", params: [revokedAt, id] },
-      ],
+      writes: [revokeApiKey(id, revokedAt)],
       events: [
         {
           type: EVENT.apiKeyRevoked,

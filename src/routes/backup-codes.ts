@@ -4,7 +4,7 @@ import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
 import { ExternalUserIdQuery, errorResponses } from "../http/schemas";
 import { defaultHook } from "../http/validation";
-import { identityGuard } from "../identity-guard";
+import { identityGuard } from "../identity/guard";
 import { refusal } from "./refusals";
 
 const BACKUP_CODE_COUNT = 10;

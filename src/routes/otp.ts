@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { sessionKeyring, totpKeyring } from "../config/keyrings";
 import { isoTime } from "../domain/ids";
 import { sealSecret } from "../domain/secret-box";
 import { signSessionToken } from "../domain/session-token";
@@ -7,10 +8,11 @@ import { ApiError } from "../errors";
 import { requireScope } from "../http/api-keys";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
-import { sessionKeyring, totpKeyring } from "../http/keyrings";
 import { ExternalIdSchema, ExternalUserIdQuery, errorResponses, plainText } from "../http/schemas";
 import { defaultHook } from "../http/validation";
-import { identityGuard, totpSealingContext, type VerifyOutcome } from "../identity-guard";
+import { totpSealingContext } from "../identity/enrolment";
+import { identityGuard } from "../identity/guard";
+import type { VerifyOutcome } from "../identity/types";
 import { refusal } from "./refusals";
 
 const security = [{ apiKey: [] }];

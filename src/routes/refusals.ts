@@ -1,5 +1,5 @@
 import { ApiError } from "../errors";
-import type { IdentityRefusal } from "../identity-guard";
+import type { IdentityRefusal } from "../identity/types";
 
 /** The error for an identity that does not exist (for this company) or is disabled. */
 export function refusal(result: IdentityRefusal["result"]): ApiError {

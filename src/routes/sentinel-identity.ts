@@ -10,7 +10,8 @@ import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
 import { errorResponses, ISO_TIME, plainText } from "../http/schemas";
 import { defaultHook } from "../http/validation";
-import { type ActionOutcome, type ActionType, identityGuard } from "../identity-guard";
+import { identityGuard } from "../identity/guard";
+import type { ActionOutcome, ActionType } from "../identity/types";
 import { ActionSchema, actionToWire } from "./incidents";
 
 const security = [{ apiKey: [] }];

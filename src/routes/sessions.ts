@@ -1,23 +1,18 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { sessionKeyring } from "../config/keyrings";
 import { sessions } from "../db/schema";
 import { isoTime } from "../domain/ids";
-import { readSessionToken, type SessionClaims } from "../domain/session-token";
+import { readSessionToken } from "../domain/session-token";
 import { ApiError } from "../errors";
 import { requireScope } from "../http/api-keys";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
-import { sessionKeyring } from "../http/keyrings";
 import { ExternalUserIdQuery, errorResponses, ISO_TIME, plainText } from "../http/schemas";
 import { defaultHook } from "../http/validation";
-import {
-  type IdentityMarks,
-  identityGuard,
-  identityMarksKey,
-  type SessionStatus,
-  sessionTombstoneKey,
-} from "../identity-guard";
+import { identityGuard } from "../identity/guard";
+import { eventualSessionVerdict } from "../identity/marks";
 import { refusal } from "./refusals";
 
 const security = [{ apiKey: [] }];
@@ -122,21 +117,6 @@ const revoke = createRoute({
 
 type Inactive = { active: false; reason: "revoked" | "expired" | "disabled" | "invalid" };
 
-/** The eventual answer: the token and KV's tombstones, no Durable Object, no D1. */
-async function eventualStatus(kv: KVNamespace, claims: SessionClaims): Promise<SessionStatus> {
-  const [tombstone, marks] = await Promise.all([
-    kv.get(sessionTombstoneKey(claims.sid)),
-    kv.get<IdentityMarks>(identityMarksKey(claims.iid), "json"),
-  ]);
-  if (marks?.disabled) return { active: false, reason: "disabled" };
-  if (tombstone !== null) return { active: false, reason: "revoked" };
-  if (marks?.revoked_before_ms != null && claims.issuedAtMs <= marks.revoked_before_ms) {
-    return { active: false, reason: "revoked" };
-  }
-  const mfaFrom = marks?.mfa_challenge_required_from_ms;
-  return { active: true, mfaRequired: mfaFrom != null && claims.mfaVerifiedAtMs <= mfaFrom };
-}
-
 export const sessionRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
   .openapi(introspect, async (c) => {
     const body = c.req.valid("json");
@@ -150,7 +130,12 @@ export const sessionRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
 
     const status =
       body.consistency === "eventual"
-        ? await eventualStatus(c.env.TOMBSTONES, claims)
+        ? await eventualSessionVerdict(c.env.REVOCATIONS, {
+            sessionId: claims.sid,
+            identityId: claims.iid,
+            issuedAtMs: claims.issuedAtMs,
+            mfaVerifiedAtMs: claims.mfaVerifiedAtMs,
+          })
         : await identityGuard(c.env, claims.cid, claims.ext).sessionStatus(claims.sid, claims.iid);
     if (!status.active) return c.json({ active: false, reason: status.reason } satisfies Inactive, 200);
     return c.json(

@@ -5,7 +5,7 @@ import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
 import { ErrorSchema, ExternalIdSchema, ExternalUserIdQuery, errorResponses, ISO_TIME } from "../http/schemas";
 import { defaultHook } from "../http/validation";
-import { identityGuard } from "../identity-guard";
+import { identityGuard } from "../identity/guard";
 import { refusal } from "./refusals";
 
 const security = [{ apiKey: [] }];

@@ -7,7 +7,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { identityGuard } from "../../src/identity-guard";
+import { identityGuard } from "../../src/identity/guard";
 import { call, enrolled, provision, tenant, totpCode, verifyCode } from "../helpers";
 
 const meta = { actor: "test", requestId: "req_test" };

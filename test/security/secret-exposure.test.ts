@@ -11,7 +11,7 @@ import { env } from "cloudflare:workers";
 import { Secret } from "otpauth";
 import { describe, expect, it } from "vitest";
 import { openSecret, parseKeyring } from "../../src/domain/secret-box";
-import { totpSealingContext } from "../../src/identity-guard";
+import { totpSealingContext } from "../../src/identity/enrolment";
 import { auditEvents, call, enrolled, provision, tenant, totpCode, verifyCode } from "../helpers";
 
 const ENROL_BODY = { otp: { issuer_name: "Acme Enterprise", account_name: "alexander@enterprise.com" } };

@@ -6,7 +6,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { identityGuard } from "../../src/identity-guard";
+import { identityGuard } from "../../src/identity/guard";
 import { call, enrolled, introspect, openSession, tenant } from "../helpers";
 
 describe("tenant isolation", () => {

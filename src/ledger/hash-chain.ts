@@ -1,3 +1,4 @@
+import { insertAuditEvent } from "../db/writes";
 import { type AuditEvent, contentHash, GENESIS_HASH, linkHash } from "../domain/audit-chain";
 import { isoTime, newId } from "../domain/ids";
 import type { D1Outbox } from "./outbox";
@@ -15,17 +16,13 @@ export interface EventInput {
   metadata?: Record<string, unknown>;
 }
 
-export const INSERT_AUDIT_EVENT = `INSERT OR IGNORE INTO audit_events
-  (id, company_id, chain_id, seq, identity_id, type, outcome, actor, ip, reason, incident_id, request_id, metadata, created_at, content_hash, prev_hash, hash)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-
 /**
  * One hash chain with exactly one writer: the Durable Object that owns it. The head (last
  * sequence number and hash) lives in the object's storage; each appended event is queued
  * to D1 through the object's outbox in the same synchronous step, so it is durable before
  * the method that caused it returns.
  */
-export class ChainLedger {
+export class HashChain {
   constructor(
     private readonly sql: SqlStorage,
     private readonly outbox: D1Outbox,
@@ -72,25 +69,7 @@ export class ChainLedger {
       event.seq,
       event.hash,
     );
-    this.outbox.enqueue(INSERT_AUDIT_EVENT, [
-      event.id,
-      event.company_id,
-      event.chain_id,
-      event.seq,
-      event.identity_id,
-      event.type,
-      event.outcome,
-      event.actor,
-      event.ip,
-      event.reason,
-      event.incident_id,
-      event.request_id,
-      event.metadata,
-      event.created_at,
-      event.content_hash,
-      event.prev_hash,
-      event.hash,
-    ]);
+    this.outbox.enqueue(insertAuditEvent(event));
     return event;
   }
 

@@ -1,5 +1,5 @@
 import { type Keyring, parseKeyring } from "../domain/secret-box";
-import type { Env } from "../env";
+import type { Env } from "./env";
 
 /** Keyrings parsed once per isolate (per secret value), not on every request of the hot path. */
 const parsed = new Map<string, Keyring>();

@@ -1,3 +1,5 @@
+import type { D1Write, SqlParam } from "../db/writes";
+
 /**
  * A Durable Object's queue of D1 writes. A write is first made durable in the object's own
  * SQLite storage (in the same transaction as the state change it records), then replayed to
@@ -5,13 +7,6 @@
  * after a crash or a retry from the alarm does no harm; flushes never overlap, so statements
  * reach D1 in the order they were queued.
  */
-export type SqlParam = string | number | null;
-
-/** One idempotent D1 statement, queued to run after the change it belongs to is durable. */
-export interface D1Write {
-  sql: string;
-  params: SqlParam[];
-}
 
 interface QueuedStatement {
   seq: number;
@@ -36,9 +31,9 @@ export class D1Outbox {
     );
   }
 
-  /** Queues a statement; call inside the storage transaction of the change it mirrors. */
-  enqueue(statement: string, params: SqlParam[]): void {
-    this.sql.exec("INSERT INTO d1_outbox (sql, params) VALUES (?, ?)", statement, JSON.stringify(params));
+  /** Queues a write (from `db/writes.ts`); call inside the storage transaction of the change it mirrors. */
+  enqueue(write: D1Write): void {
+    this.sql.exec("INSERT INTO d1_outbox (sql, params) VALUES (?, ?)", write.sql, JSON.stringify(write.params));
   }
 
   pendingCount(): number {

@@ -1,0 +1,26 @@
+import type { CompanyLedger } from "../company-ledger";
+import type { IdentityGuard } from "../identity/guard";
+
+/** Bindings, vars and secrets of the Worker (see wrangler.toml and the README's configuration table). */
+export interface Env {
+  DB: D1Database;
+  /** Revocation marks per identity and revoked-session tombstones, for the eventual introspection path. */
+  REVOCATIONS: KVNamespace;
+  IDENTITY_GUARD: DurableObjectNamespace<IdentityGuard>;
+  COMPANY_LEDGER: DurableObjectNamespace<CompanyLedger>;
+
+  /** Secret. Bearer token of the admin routes; without it they answer 404. */
+  ADMIN_TOKEN?: string;
+  /** Secret. `k2:<base64 32 bytes>,k1:<...>`: AES-GCM keys for TOTP secrets, current first. */
+  TOTP_ENCRYPTION_KEYS?: string;
+  /** Secret. Base64 bytes: the HMAC pepper of backup-code hashes. */
+  BACKUP_CODE_PEPPER?: string;
+  /** Secret. `s2:<base64 32 bytes>,s1:<...>`: HMAC keys signing session tokens, current first. */
+  SESSION_SIGNING_KEY?: string;
+
+  MAX_FAILED_ATTEMPTS?: string;
+  LOCKOUT_SECONDS?: string;
+  MAX_TEMPORARY_LOCKOUTS?: string;
+  SESSION_TTL_SECONDS?: string;
+  AUDIT_RETENTION_DAYS?: string;
+}

@@ -1,0 +1,220 @@
+import type { AuditEvent } from "../domain/audit-chain";
+
+/**
+ * Every statement that writes to D1, next to the drizzle schema (`schema.ts`) they write to, so a
+ * column is renamed in one place. Each is a value (SQL and parameters) because most travel
+ * through a Durable Object's outbox and are replayed after a crash: each is idempotent (INSERT OR
+ * IGNORE by primary key, or an absolute UPDATE guarded by the state it leaves).
+ */
+export type SqlParam = string | number | null;
+
+export interface D1Write {
+  sql: string;
+  params: SqlParam[];
+}
+
+const write = (sql: string, ...params: SqlParam[]): D1Write => ({ sql, params });
+
+export const insertCompany = (company: { id: string; name: string; created_at: string }): D1Write =>
+  write(
+    "INSERT OR IGNORE INTO companies (id, name, created_at) VALUES (?, ?, ?)",
+    company.id,
+    company.name,
+    company.created_at,
+  );
+
+export const insertApiKey = (key: {
+  id: string;
+  companyId: string;
+  name: string | null;
+  prefix: string;
+  keyHash: string;
+  scopes: string;
+  mode: string;
+  createdAt: string;
+}): D1Write =>
+  write(
+    "INSERT OR IGNORE INTO api_keys (id, company_id, name, prefix, key_hash, scopes, mode, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    key.id,
+    key.companyId,
+    key.name,
+    key.prefix,
+    key.keyHash,
+    key.scopes,
+    key.mode,
+    key.createdAt,
+  );
+
+export const revokeApiKey = (id: string, revokedAt: string): D1Write =>
+  write("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", revokedAt, id);
+
+export const insertIdentity = (identity: {
+  id: string;
+  company_id: string;
+  external_id: string;
+  status: string;
+  created_at: string;
+}): D1Write =>
+  write(
+    "INSERT OR IGNORE INTO identities (id, company_id, external_id, status, created_at) VALUES (?, ?, ?, ?, ?)",
+    identity.id,
+    identity.company_id,
+    identity.external_id,
+    identity.status,
+    identity.created_at,
+  );
+
+export const updateIdentityStatus = (identityId: string, status: string): D1Write =>
+  write("UPDATE identities SET status = ? WHERE id = ?", status, identityId);
+
+export const insertSession = (session: {
+  id: string;
+  companyId: string;
+  identityId: string;
+  externalId: string;
+  createdAt: string;
+  expiresAt: string;
+  mfaVerifiedAt: string;
+  ip: string | null;
+  userAgent: string | null;
+}): D1Write =>
+  write(
+    "INSERT OR IGNORE INTO sessions (id, company_id, identity_id, external_id, created_at, expires_at, mfa_verified_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    session.id,
+    session.companyId,
+    session.identityId,
+    session.externalId,
+    session.createdAt,
+    session.expiresAt,
+    session.mfaVerifiedAt,
+    session.ip,
+    session.userAgent,
+  );
+
+export const revokeSession = (sessionId: string, revokedAt: string): D1Write =>
+  write("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", revokedAt, sessionId);
+
+/** Every session of the identity issued at or before `issuedUpTo` (the revoke-all mark). */
+export const revokeSessionsIssuedUpTo = (
+  companyId: string,
+  identityId: string,
+  issuedUpTo: string,
+  revokedAt: string,
+): D1Write =>
+  write(
+    "UPDATE sessions SET revoked_at = ? WHERE company_id = ? AND identity_id = ? AND revoked_at IS NULL AND created_at <= ?",
+    revokedAt,
+    companyId,
+    identityId,
+    issuedUpTo,
+  );
+
+export const insertIdentityAction = (action: {
+  id: string;
+  company_id: string;
+  identity_id: string;
+  type: string;
+  reason: string | null;
+  incident_id: string | null;
+  performed_by: string;
+  created_at: string;
+}): D1Write =>
+  write(
+    "INSERT OR IGNORE INTO identity_actions (id, company_id, identity_id, type, reason, incident_id, performed_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    action.id,
+    action.company_id,
+    action.identity_id,
+    action.type,
+    action.reason,
+    action.incident_id,
+    action.performed_by,
+    action.created_at,
+  );
+
+export const insertIncident = (incident: {
+  id: string;
+  companyId: string;
+  title: string;
+  severity: string;
+  createdBy: string;
+  createdAt: string;
+}): D1Write =>
+  write(
+    "INSERT OR IGNORE INTO incidents (id, company_id, title, severity, status, created_by, created_at) VALUES (?, ?, ?, ?, 'open', ?, ?)",
+    incident.id,
+    incident.companyId,
+    incident.title,
+    incident.severity,
+    incident.createdBy,
+    incident.createdAt,
+  );
+
+export const closeIncident = (incidentId: string, closedAt: string): D1Write =>
+  write("UPDATE incidents SET status = 'closed', closed_at = ? WHERE id = ? AND status = 'open'", closedAt, incidentId);
+
+export const insertAuditEvent = (event: AuditEvent): D1Write =>
+  write(
+    `INSERT OR IGNORE INTO audit_events
+  (id, company_id, chain_id, seq, identity_id, type, outcome, actor, ip, reason, incident_id, request_id, metadata, created_at, content_hash, prev_hash, hash)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    event.id,
+    event.company_id,
+    event.chain_id,
+    event.seq,
+    event.identity_id,
+    event.type,
+    event.outcome,
+    event.actor,
+    event.ip,
+    event.reason,
+    event.incident_id,
+    event.request_id,
+    event.metadata,
+    event.created_at,
+    event.content_hash,
+    event.prev_hash,
+    event.hash,
+  );
+
+/** The rowids of one compaction batch: routine events of one type and outcome older than the cutoff. */
+const compactionBatch = (batch: number): string => `SELECT rowid FROM audit_events
+  WHERE type = ?1 AND outcome = ?2 AND created_at < ?3 AND compacted_at IS NULL
+  ORDER BY rowid LIMIT ${batch}`;
+
+/** Counts a compaction batch into the daily rollups (run in one D1 batch with `compactEvents`). */
+export const rollUpEvents = (type: string, outcome: string, cutoff: string, batch: number): D1Write =>
+  write(
+    `INSERT INTO audit_rollups (company_id, identity_id, day, type, outcome, count)
+     SELECT company_id, coalesce(identity_id, ''), substr(created_at, 1, 10), type, outcome, count(*)
+     FROM audit_events WHERE rowid IN (${compactionBatch(batch)})
+     GROUP BY company_id, coalesce(identity_id, ''), substr(created_at, 1, 10), type, outcome
+     ON CONFLICT (company_id, identity_id, day, type, outcome) DO UPDATE SET count = count + excluded.count`,
+    type,
+    outcome,
+    cutoff,
+  );
+
+/** Drops the content of the same batch, keeping the hashes so every chain still verifies. */
+export const compactEvents = (
+  type: string,
+  outcome: string,
+  cutoff: string,
+  batch: number,
+  compactedAt: string,
+): D1Write =>
+  write(
+    `UPDATE audit_events
+     SET actor = NULL, ip = NULL, reason = NULL, incident_id = NULL, request_id = NULL, metadata = '{}', compacted_at = ?4
+     WHERE rowid IN (${compactionBatch(batch)})`,
+    type,
+    outcome,
+    cutoff,
+    compactedAt,
+  );
+
+export const deleteExpiredSessions = (now: string): D1Write => write("DELETE FROM sessions WHERE expires_at <= ?", now);
+
+/** A write as a statement of `db`, to run directly or in a batch. */
+export function prepare(db: D1Database, statement: D1Write): D1PreparedStatement {
+  return db.prepare(statement.sql).bind(...statement.params);
+}

@@ -1,0 +1,241 @@
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../config/env";
+import { totpKeyring } from "../config/keyrings";
+import { lockoutPolicy, sessionTtlSeconds } from "../config/settings";
+import { generateBackupCodeSalt, generateBackupCodes } from "../domain/backup-codes";
+import { HashChain } from "../ledger/hash-chain";
+import { D1Outbox } from "../ledger/outbox";
+import { applyIdentityAction } from "./actions";
+import { replaceBackupCodes } from "./backup-codes";
+import type { IdentityContext } from "./context";
+import { openTotpSecrets, storeTotpSecret } from "./enrolment";
+import { syncMarksToKv } from "./marks";
+import { profileOf, provisionIdentity } from "./profile";
+import { activeSessions, revokeOneSession, sessionStatusOf } from "./sessions";
+import { IdentityStore, recordOf } from "./storage";
+import type {
+  ActionOutcome,
+  ActionType,
+  IdentityRecord,
+  IdentityRefusal,
+  Profile,
+  RequestMeta,
+  SessionStatus,
+  SessionView,
+  VerifyOutcome,
+} from "./types";
+import { clearLockout, decideVerify } from "./verify";
+
+/**
+ * One Durable Object per identity, named by (company, external_id): the authority on the
+ * identity and on everything about it that needs compare-and-set (failed attempts, lockout, the
+ * last accepted TOTP step, backup-code use), and the single writer of the identity's audit chain.
+ * Each RPC method reads its row, runs one synchronous storage transaction (a function of the
+ * concern's own file: no await inside a decision, so concurrent requests are serialized), then
+ * flushes the outbox: D1 receives the identity's rows and events from there, KV its marks.
+ */
+export class IdentityGuard extends DurableObject<Env> {
+  private readonly identity: IdentityContext;
+  /** Opened TOTP secrets by their sealed form, so a verify does not decrypt every time. */
+  private readonly openedSecrets = new Map<string, string>();
+  private hasSchema: boolean;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    const outbox = new D1Outbox(ctx.storage.sql, ctx.storage);
+    this.identity = {
+      store: new IdentityStore(ctx.storage.sql),
+      outbox,
+      chain: new HashChain(ctx.storage.sql, outbox),
+      lockout: lockoutPolicy(env),
+      sessionTtlSeconds: sessionTtlSeconds(env),
+      backupPepper: () => {
+        const value = env.BACKUP_CODE_PEPPER;
+        if (!value) throw new Error("BACKUP_CODE_PEPPER is not set");
+        return Uint8Array.from(atob(value), (c) => c.charCodeAt(0));
+      },
+    };
+    // Nothing is written until the identity is provisioned (see IdentityStore.hasSchema).
+    this.hasSchema = this.identity.store.hasSchema();
+    if (this.hasSchema) this.migrate();
+  }
+
+  /** Creates the identity unless it exists; the answer says which. Audited, flushed to D1. */
+  async provision(
+    companyId: string,
+    externalId: string,
+    nowMs: number,
+    meta: RequestMeta,
+  ): Promise<{ created: true; identity: IdentityRecord } | { created: false }> {
+    if (this.row()) return { created: false };
+    this.migrate();
+    const identity = this.transaction(() => provisionIdentity(this.identity, companyId, externalId, nowMs, meta));
+    await this.flush(nowMs, { wait: true });
+    return { created: true, identity };
+  }
+
+  /** The live security profile at `nowMs`, or null when this identity was never provisioned. */
+  async profile(nowMs: number): Promise<Profile | null> {
+    const row = this.row();
+    return row ? profileOf(this.identity, row, nowMs) : null;
+  }
+
+  /** Stores a new TOTP secret, sealed by the caller (see storeTotpSecret). */
+  async enrolTotp(
+    sealedSecret: string,
+    confirm: boolean,
+    nowMs: number,
+    meta: RequestMeta,
+  ): Promise<{ result: "enrolled"; identity: IdentityRecord } | IdentityRefusal> {
+    const row = this.row();
+    if (!row) return { result: "not_found" };
+    if (recordOf(row).status === "disabled") return { result: "disabled" };
+    this.transaction(() => storeTotpSecret(this.identity, row, sealedSecret, confirm, nowMs, meta));
+    await this.flush(nowMs, { wait: true });
+    return { result: "enrolled", identity: recordOf(row) };
+  }
+
+  /** Replaces the backup codes with a new set of `count`, atomically; returns them this once. */
+  async regenerateBackupCodes(
+    count: number,
+    nowMs: number,
+    meta: RequestMeta,
+  ): Promise<{ result: "generated"; codes: string[] } | IdentityRefusal> {
+    const row = this.row();
+    if (!row) return { result: "not_found" };
+    if (recordOf(row).status === "disabled") return { result: "disabled" };
+    const codes = generateBackupCodes(count);
+    this.transaction(() => replaceBackupCodes(this.identity, row, codes, generateBackupCodeSalt(), nowMs, meta));
+    await this.flush(nowMs, { wait: true });
+    return { result: "generated", codes };
+  }
+
+  /**
+   * Checks a TOTP or backup code. The only await (opening the sealed secrets) comes before the
+   * decision; the decision re-reads the state and writes the outcome in one transaction.
+   */
+  async verifyCode(code: string, nowMs: number, meta: RequestMeta): Promise<VerifyOutcome> {
+    for (;;) {
+      const before = this.row();
+      if (!before) return { result: "not_found" };
+      const secrets = await openTotpSecrets(before, totpKeyring(this.env), this.openedSecrets);
+      const row = this.row();
+      if (!row) return { result: "not_found" };
+      // A re-enrolment slipped in while the secrets were being opened: open the new ones.
+      if (row.totp_secret !== before.totp_secret || row.totp_pending_secret !== before.totp_pending_secret) continue;
+      const outcome = this.transaction(() => decideVerify(this.identity, row, secrets, code, nowMs, meta));
+      await this.flush(nowMs, { wait: false });
+      return outcome;
+    }
+  }
+
+  /** Clears the lock, the failure count and the escalation. Audited. */
+  async unlock(nowMs: number, meta: RequestMeta): Promise<Profile | null> {
+    const row = this.row();
+    if (!row) return null;
+    this.transaction(() => clearLockout(this.identity, row, nowMs, meta));
+    await this.flush(nowMs, { wait: true });
+    return this.profile(nowMs);
+  }
+
+  /** Whether a session the Worker has checked the token of still holds (the revocation rule). */
+  async sessionStatus(sessionId: string, identityId: string): Promise<SessionStatus> {
+    const row = this.row();
+    return sessionStatusOf(row, row ? this.identity.store.session(sessionId) : null, identityId);
+  }
+
+  /** Active sessions (not revoked, not expired at `nowMs`), oldest first. */
+  async listSessions(nowMs: number): Promise<SessionView[] | null> {
+    const row = this.row();
+    return row ? activeSessions(this.identity, row, nowMs) : null;
+  }
+
+  /** Revokes one session; revoking it again answers the first revocation's time. Audited. */
+  async revokeSession(
+    sessionId: string,
+    nowMs: number,
+    meta: RequestMeta,
+  ): Promise<{ result: "revoked"; revokedAt: string } | { result: "not_found" }> {
+    const row = this.row();
+    const session = row ? this.identity.store.session(sessionId) : null;
+    if (!row || !session) return { result: "not_found" };
+    const { revokedAt } = this.transaction(() => revokeOneSession(this.identity, row, session, nowMs, meta));
+    await this.flush(nowMs, { wait: true });
+    return { result: "revoked", revokedAt };
+  }
+
+  /**
+   * A Sentinel identity action on `identityId`, which must be the identity this object holds.
+   * Pushed to KV for the eventual path before the call returns (the alarm retries if KV fails).
+   */
+  async applyAction(
+    identityId: string,
+    type: ActionType,
+    details: { reason: string | null; incidentId: string | null },
+    nowMs: number,
+    meta: RequestMeta,
+  ): Promise<ActionOutcome | { result: "not_found" }> {
+    const row = this.row();
+    if (!row) return { result: "not_found" };
+    if (row.id !== identityId) {
+      // The caller found this object through the D1 directory, and it holds another identity:
+      // act on nothing rather than on the wrong account.
+      console.error(
+        JSON.stringify({
+          level: "error",
+          msg: "identity directory points at another identity",
+          identityId,
+          held: row.id,
+        }),
+      );
+      return { result: "not_found" };
+    }
+    const outcome = this.transaction(() => applyIdentityAction(this.identity, row, type, details, nowMs, meta));
+    await this.flush(nowMs, { wait: true });
+    return outcome;
+  }
+
+  override async alarm(): Promise<void> {
+    if (!this.hasSchema) return;
+    await this.identity.outbox.flush(this.env.DB);
+    await syncMarksToKv(this.identity, this.env.REVOCATIONS, Date.now());
+  }
+
+  private row() {
+    return this.hasSchema ? this.identity.store.row() : null;
+  }
+
+  private transaction<T>(decide: () => T): T {
+    return this.ctx.storage.transactionSync(decide);
+  }
+
+  /**
+   * Schedules the D1 replay. Off the hot path callers wait for it so their writes are readable
+   * when they answer; on the hot path the alarm does it right after.
+   */
+  private async flush(nowMs: number, options: { wait: boolean }): Promise<void> {
+    await this.identity.outbox.scheduleFlush(nowMs);
+    if (!options.wait) return;
+    await this.identity.outbox.flush(this.env.DB).catch((error: unknown) => {
+      console.error("identity guard: D1 flush failed, alarm will retry", String(error));
+    });
+    await syncMarksToKv(this.identity, this.env.REVOCATIONS, nowMs).catch((error: unknown) => {
+      console.error("identity guard: KV sync failed, alarm will retry", String(error));
+    });
+  }
+
+  private migrate(): void {
+    const { store, outbox, chain } = this.identity;
+    this.transaction(() =>
+      store.migrate(() => {
+        outbox.createSchema();
+        chain.createSchema();
+      }),
+    );
+    this.hasSchema = true;
+  }
+}
+
+export function identityGuard(env: Env, companyId: string, externalId: string): DurableObjectStub<IdentityGuard> {
+  return env.IDENTITY_GUARD.get(env.IDENTITY_GUARD.idFromName(JSON.stringify([companyId, externalId])));
+}
