@@ -5,9 +5,10 @@ import { ApiError, errorResponse } from "./errors";
 import { urlBoundary } from "./http/boundary";
 import type { AppEnv } from "./http/context";
 import { defaultHook } from "./http/validation";
-import { adminRoutes } from "./routes/admin";
+import { apiKeyRoutes } from "./routes/api-keys";
 import { auditRoutes } from "./routes/audit";
 import { backupCodeRoutes } from "./routes/backup-codes";
+import { companyRoutes } from "./routes/companies";
 import { incidentRoutes } from "./routes/incidents";
 import { otpRoutes } from "./routes/otp";
 import { sentinelIdentityRoutes } from "./routes/sentinel-identity";
@@ -66,7 +67,8 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.use("*", urlBoundary);
 
   app.openapi(health, (c) => c.json({ status: "ok" as const }, 200));
-  app.route("/v1/admin", adminRoutes);
+  app.route("/v1/admin", companyRoutes);
+  app.route("/v1/admin", apiKeyRoutes);
   app.route("/v1/idp", userRoutes);
   app.route("/v1/idp", otpRoutes);
   app.route("/v1/idp", backupCodeRoutes);

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "../errors";
-import { containsApiKey, QUERY_KEY_NAMES } from "./api-keys";
+import { containsApiKey, QUERY_KEY_NAMES } from "./api-key-auth";
 import type { AppEnv } from "./context";
 
 /**

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { containsApiKey } from "./api-keys";
+import { containsApiKey } from "./api-key-auth";
 
 /** Unicode text without control characters, `min`..`max` characters long. */
 export function plainText(min: number, max: number): z.ZodString {

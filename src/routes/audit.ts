@@ -1,11 +1,11 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, asc, desc, eq, gt, gte, isNull, lt, lte, or, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gte, isNull, lt, lte, or, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import { decodeCursor, encodeCursor } from "../audit/cursor";
+import { eventOfRow, verifyCompanyChains } from "../audit/verify-chains";
 import { auditEvents, auditRollups } from "../db/schema";
-import { type AuditEvent, ChainAudit } from "../domain/audit-chain";
-import { decodeBase64Url, encodeBase64Url } from "../domain/base64";
-import { ApiError } from "../errors";
-import { requireScope } from "../http/api-keys";
+import type { AuditEvent } from "../domain/audit-chain";
+import { requireScope } from "../http/api-key-auth";
 import type { AppEnv } from "../http/context";
 import { errorResponses, ISO_TIME, plainText } from "../http/schemas";
 import { defaultHook } from "../http/validation";
@@ -142,73 +142,11 @@ const listRollups = createRoute({
   },
 });
 
-type Cursor = { createdAt: string; id: string };
-
-function encodeCursor(cursor: Cursor): string {
-  return encodeBase64Url(new TextEncoder().encode(JSON.stringify([cursor.createdAt, cursor.id])));
+/** An event on the wire: the stored event with its metadata parsed, without compaction's bookkeeping. */
+function toWire(event: AuditEvent): z.infer<typeof AuditEventSchema> {
+  const { compacted_at: _compacted, metadata, ...rest } = event;
+  return { ...rest, metadata: JSON.parse(metadata) as Record<string, unknown> };
 }
-
-function decodeCursor(value: string): Cursor {
-  const bytes = decodeBase64Url(value);
-  try {
-    const parsed: unknown = bytes ? JSON.parse(new TextDecoder().decode(bytes)) : null;
-    if (Array.isArray(parsed) && typeof parsed[0] === "string" && typeof parsed[1] === "string") {
-      return { createdAt: parsed[0], id: parsed[1] };
-    }
-  } catch {
-    // falls through to the validation error below
-  }
-  throw new ApiError("invalid_request", { details: [{ path: "cursor", message: "Invalid cursor" }] });
-}
-
-type EventRow = typeof auditEvents.$inferSelect;
-
-function toWire(row: EventRow): z.infer<typeof AuditEventSchema> {
-  return {
-    id: row.id,
-    company_id: row.companyId,
-    identity_id: row.identityId,
-    type: row.type,
-    outcome: row.outcome,
-    actor: row.actor,
-    ip: row.ip,
-    reason: row.reason,
-    incident_id: row.incidentId,
-    request_id: row.requestId,
-    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
-    created_at: row.createdAt,
-    chain_id: row.chainId,
-    seq: row.seq,
-    content_hash: row.contentHash,
-    prev_hash: row.prevHash,
-    hash: row.hash,
-  };
-}
-
-function toChainEvent(row: EventRow): AuditEvent {
-  return {
-    id: row.id,
-    company_id: row.companyId,
-    chain_id: row.chainId,
-    seq: row.seq,
-    identity_id: row.identityId,
-    type: row.type,
-    outcome: row.outcome,
-    actor: row.actor,
-    ip: row.ip,
-    reason: row.reason,
-    incident_id: row.incidentId,
-    request_id: row.requestId,
-    metadata: row.metadata,
-    created_at: row.createdAt,
-    content_hash: row.contentHash,
-    compacted_at: row.compactedAt,
-    prev_hash: row.prevHash,
-    hash: row.hash,
-  };
-}
-
-const VERIFY_PAGE = 500;
 
 export const auditRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
   .openapi(listEvents, async (c) => {
@@ -240,39 +178,11 @@ export const auditRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
     const last = page.at(-1);
     const nextCursor =
       rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null;
-    return c.json({ events: page.map(toWire), next_cursor: nextCursor }, 200);
+    return c.json({ events: page.map((row) => toWire(eventOfRow(row))), next_cursor: nextCursor }, 200);
   })
   .openapi(verifyChains, async (c) => {
     const { companyId } = c.get("caller");
-    const db = drizzle(c.env.DB);
-    const audit = new ChainAudit(BROKEN_EVENTS_LISTED);
-    let after: { chainId: string; seq: number } | null = null;
-
-    // Pages in (chain_id, seq) order; each chain is walked from its genesis to its end.
-    for (;;) {
-      const position = after;
-      const rows: EventRow[] = await db
-        .select()
-        .from(auditEvents)
-        .where(
-          and(
-            eq(auditEvents.companyId, companyId),
-            position
-              ? or(
-                  gt(auditEvents.chainId, position.chainId),
-                  and(eq(auditEvents.chainId, position.chainId), gt(auditEvents.seq, position.seq)),
-                )
-              : undefined,
-          ),
-        )
-        .orderBy(auditEvents.chainId, auditEvents.seq)
-        .limit(VERIFY_PAGE)
-        .all();
-      for (const row of rows) audit.add(toChainEvent(row));
-      const last = rows.at(-1);
-      if (!last || rows.length < VERIFY_PAGE) break;
-      after = { chainId: last.chainId, seq: last.seq };
-    }
+    const audit = await verifyCompanyChains(c.env.DB, companyId, BROKEN_EVENTS_LISTED);
     return c.json(
       {
         ok: audit.brokenCount === 0,

@@ -1,11 +1,11 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { requireScope } from "../http/api-keys";
+import { requireScope } from "../http/api-key-auth";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
+import { refusal } from "../http/refusals";
 import { ExternalUserIdQuery, errorResponses } from "../http/schemas";
 import { defaultHook } from "../http/validation";
 import { identityGuard } from "../identity/guard";
-import { refusal } from "./refusals";
 
 const BACKUP_CODE_COUNT = 10;
 

@@ -5,7 +5,8 @@ import { companyLedger, type IncidentRecord } from "../company-ledger";
 import { identityActions, incidents } from "../db/schema";
 import { isoTime, newId } from "../domain/ids";
 import { ApiError } from "../errors";
-import { requireScope } from "../http/api-keys";
+import { ActionSchema, actionToWire } from "../http/action-schema";
+import { requireScope } from "../http/api-key-auth";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
 import { errorResponses, ISO_TIME, plainText } from "../http/schemas";
@@ -13,18 +14,6 @@ import { defaultHook } from "../http/validation";
 
 const security = [{ apiKey: [] }];
 const SEVERITIES = ["low", "medium", "high", "critical"] as const;
-
-export const ActionSchema = z
-  .object({
-    id: z.string(),
-    type: z.enum(["disable", "enable", "revoke_sessions", "force_mfa"]),
-    identity_id: z.string(),
-    reason: z.string().nullable(),
-    incident_id: z.string().nullable(),
-    performed_by: z.string().openapi({ description: "The acting API key's id" }),
-    created_at: ISO_TIME,
-  })
-  .openapi("IdentityAction");
 
 const IncidentSchema = z
   .object({
@@ -166,15 +155,3 @@ export const incidentRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
     if (!incident) throw new ApiError("not_found", {}, { message: "Incident not found" });
     return c.json({ incident }, 200);
   });
-
-export function actionToWire(row: typeof identityActions.$inferSelect): z.infer<typeof ActionSchema> {
-  return {
-    id: row.id,
-    type: row.type,
-    identity_id: row.identityId,
-    reason: row.reason,
-    incident_id: row.incidentId,
-    performed_by: row.performedBy,
-    created_at: row.createdAt,
-  };
-}

@@ -5,15 +5,15 @@ import { sealSecret } from "../domain/secret-box";
 import { signSessionToken } from "../domain/session-token";
 import { generateTotpSecret, keyUri } from "../domain/totp";
 import { ApiError } from "../errors";
-import { requireScope } from "../http/api-keys";
+import { requireScope } from "../http/api-key-auth";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
+import { refusal } from "../http/refusals";
 import { ExternalIdSchema, ExternalUserIdQuery, errorResponses, plainText } from "../http/schemas";
 import { defaultHook } from "../http/validation";
 import { totpSealingContext } from "../identity/enrolment";
 import { identityGuard } from "../identity/guard";
 import type { VerifyOutcome } from "../identity/types";
-import { refusal } from "./refusals";
 
 const security = [{ apiKey: [] }];
 

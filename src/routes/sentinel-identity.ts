@@ -5,14 +5,14 @@ import type { Context } from "hono";
 import { companyLedger } from "../company-ledger";
 import { identities, identityActions } from "../db/schema";
 import { ApiError } from "../errors";
-import { requireScope } from "../http/api-keys";
+import { ActionSchema, actionToWire } from "../http/action-schema";
+import { requireScope } from "../http/api-key-auth";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
 import { errorResponses, ISO_TIME, plainText } from "../http/schemas";
 import { defaultHook } from "../http/validation";
 import { identityGuard } from "../identity/guard";
 import type { ActionOutcome, ActionType } from "../identity/types";
-import { ActionSchema, actionToWire } from "./incidents";
 
 const security = [{ apiKey: [] }];
 const UserParams = z.object({ userId: plainText(1, 64).openapi({ example: "idn_01hxyz" }) });

@@ -6,14 +6,14 @@ import { sessions } from "../db/schema";
 import { isoTime } from "../domain/ids";
 import { readSessionToken } from "../domain/session-token";
 import { ApiError } from "../errors";
-import { requireScope } from "../http/api-keys";
+import { requireScope } from "../http/api-key-auth";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
+import { refusal } from "../http/refusals";
 import { ExternalUserIdQuery, errorResponses, ISO_TIME, plainText } from "../http/schemas";
 import { defaultHook } from "../http/validation";
 import { identityGuard } from "../identity/guard";
 import { eventualSessionVerdict } from "../identity/marks";
-import { refusal } from "./refusals";
 
 const security = [{ apiKey: [] }];
 

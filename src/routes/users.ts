@@ -1,12 +1,12 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ApiError } from "../errors";
-import { requireScope } from "../http/api-keys";
+import { requireScope } from "../http/api-key-auth";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
+import { refusal } from "../http/refusals";
 import { ErrorSchema, ExternalIdSchema, ExternalUserIdQuery, errorResponses, ISO_TIME } from "../http/schemas";
 import { defaultHook } from "../http/validation";
 import { identityGuard } from "../identity/guard";
-import { refusal } from "./refusals";
 
 const security = [{ apiKey: [] }];
 

@@ -1,0 +1,28 @@
+import { z } from "@hono/zod-openapi";
+import type { identityActions } from "../db/schema";
+import { ISO_TIME } from "./schemas";
+
+/** An identity action on the wire, as the identity routes and the incident routes both show it. */
+export const ActionSchema = z
+  .object({
+    id: z.string(),
+    type: z.enum(["disable", "enable", "revoke_sessions", "force_mfa"]),
+    identity_id: z.string(),
+    reason: z.string().nullable(),
+    incident_id: z.string().nullable(),
+    performed_by: z.string().openapi({ description: "The acting API key's id" }),
+    created_at: ISO_TIME,
+  })
+  .openapi("IdentityAction");
+
+export function actionToWire(row: typeof identityActions.$inferSelect): z.infer<typeof ActionSchema> {
+  return {
+    id: row.id,
+    type: row.type,
+    identity_id: row.identityId,
+    reason: row.reason,
+    incident_id: row.incidentId,
+    performed_by: row.performedBy,
+    created_at: row.createdAt,
+  };
+}
