@@ -1,5 +1,6 @@
--- The D1 schema. Applied by `npm run dev` (wrangler d1 execute --local) and by the test setup.
--- Idempotent: every statement may run again on a database that already has it.
+-- The current D1 schema, for reading: the database is built by the migrations in migrations/,
+-- applied in order by `npm run dev` and by the test setup. A test checks that applying them
+-- gives exactly this schema, so a schema change is a new migration plus the same change here.
 
 CREATE TABLE IF NOT EXISTS companies (
   id TEXT PRIMARY KEY,

@@ -1,9 +1,10 @@
 import { readFileSync } from "node:fs";
-import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
 // Tests run inside workerd against real D1, KV and Durable Objects (no fakes); the setup
-// file applies schema.sql, the same file `npm run dev` applies.
+// file applies the D1 migrations, as `npm run dev` does. schema.sql and a second database
+// are there for the test that checks the migrations give exactly that schema.
 // Every secret and setting is set here: a developer's .dev.vars must never decide what the tests see.
 const TEST_BINDINGS = {
   MAX_FAILED_ATTEMPTS: "5",
@@ -18,6 +19,8 @@ const TEST_BINDINGS = {
   SESSION_SIGNING_KEY: "s1:c2lnbmluZy1rZXktZm9yLXRlc3RzLW9ubHktMzJieXQ=",
 };
 
+const migrations = await readD1Migrations(new URL("./migrations", import.meta.url).pathname);
+
 export default defineConfig({
   plugins: [
     cloudflareTest({
@@ -26,12 +29,14 @@ export default defineConfig({
         bindings: {
           ...TEST_BINDINGS,
           TEST_SCHEMA_SQL: readFileSync(new URL("./schema.sql", import.meta.url), "utf8"),
+          TEST_MIGRATIONS: migrations,
         },
+        d1Databases: { SCHEMA_SQL_DB: "schema-sql-check" },
       },
     }),
   ],
   test: {
-    setupFiles: ["./test/setup/apply-schema.ts"],
+    setupFiles: ["./test/setup/apply-migrations.ts"],
     testTimeout: 30_000,
   },
 });

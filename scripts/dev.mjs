@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run dev [-- wrangler args]`: creates a git-ignored .dev.vars with random secrets when it
-// is missing, applies schema.sql to the local D1 (idempotent), then starts `wrangler dev`.
+// is missing, applies the D1 migrations not yet applied to the local database, then starts
+// `wrangler dev`.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -28,7 +29,7 @@ if (missing.length > 0) {
   console.log(`.dev.vars: generated ${missing.map(([name]) => name).join(", ")}`);
 }
 
-// `--persist-to DIR` (a separate local state, as the load and chaos runs use) applies to the schema too.
+// `--persist-to DIR` (a separate local state, as the load and chaos runs use) applies to the migrations too.
 const persistIndex = args.findIndex((a) => a === "--persist-to" || a.startsWith("--persist-to="));
 const persistArgs =
   persistIndex === -1
@@ -37,11 +38,11 @@ const persistArgs =
       ? [args[persistIndex]]
       : args.slice(persistIndex, persistIndex + 2);
 
-const applied = spawnSync(wrangler, ["d1", "execute", "DB", "--local", ...persistArgs, "--file=schema.sql", "--yes"], {
+const applied = spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", ...persistArgs], {
   stdio: ["ignore", "ignore", "inherit"],
 });
 if (applied.status !== 0) {
-  console.error("Applying schema.sql to the local D1 failed.");
+  console.error("Applying the migrations in migrations/ to the local D1 failed.");
   process.exit(applied.status ?? 1);
 }
 
@@ -49,7 +50,7 @@ const portIndex = args.findIndex((a) => a === "--port" || a.startsWith("--port="
 const port =
   portIndex === -1 ? "8787" : args[portIndex].includes("=") ? args[portIndex].split("=")[1] : args[portIndex + 1];
 console.log(`
-Schema applied to the local D1. The admin token is ADMIN_TOKEN in .dev.vars. To start:
+Migrations applied to the local D1. The admin token is ADMIN_TOKEN in .dev.vars. To start:
   ADMIN_TOKEN=$(sed -n 's/^ADMIN_TOKEN=//p' .dev.vars)
   curl -s -X POST http://localhost:${port}/v1/admin/companies -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' -d '{"name":"Acme"}'
 `);

@@ -1,6 +1,6 @@
 import { index, integer, primaryKey, sqliteTable, text, unique } from "drizzle-orm/sqlite-core";
 
-/** Drizzle's view of `schema.sql` (the file wrangler applies); keep the two in step. */
+/** Drizzle's view of the D1 schema (`schema.sql`, built by `migrations/`); its writes are in `writes.ts`. */
 
 export const companies = sqliteTable("companies", {
   id: text("id").primaryKey(),

@@ -1,0 +1,115 @@
+-- The first schema. `IF NOT EXISTS` lets a local database created before migrations existed
+-- (from schema.sql) take this migration without error.
+
+CREATE TABLE IF NOT EXISTS companies (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+
+-- Only the SHA-256 of a key is stored; the key itself is shown once, when created.
+CREATE TABLE IF NOT EXISTS api_keys (
+  id TEXT PRIMARY KEY,
+  company_id TEXT NOT NULL REFERENCES companies (id),
+  name TEXT,
+  prefix TEXT NOT NULL,
+  key_hash TEXT NOT NULL UNIQUE,
+  scopes TEXT NOT NULL,
+  mode TEXT NOT NULL CHECK (mode IN ('live', 'test')),
+  created_at TEXT NOT NULL,
+  revoked_at TEXT
+);
+CREATE INDEX IF NOT EXISTS api_keys_company ON api_keys (company_id);
+
+-- Written by each identity's Durable Object (the authority on the identity) through its outbox.
+CREATE TABLE IF NOT EXISTS identities (
+  id TEXT PRIMARY KEY,
+  company_id TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('active', 'disabled')),
+  created_at TEXT NOT NULL,
+  UNIQUE (company_id, external_id)
+);
+
+-- Hash-chained events; each chain (a company's, or an identity's) has one writer.
+CREATE TABLE IF NOT EXISTS audit_events (
+  id TEXT PRIMARY KEY,
+  company_id TEXT NOT NULL,
+  chain_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  identity_id TEXT,
+  type TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  actor TEXT,
+  ip TEXT,
+  reason TEXT,
+  incident_id TEXT,
+  request_id TEXT,
+  metadata TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  content_hash TEXT NOT NULL,
+  -- Set when compaction dropped a routine event's content (it is counted in audit_rollups).
+  compacted_at TEXT,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  UNIQUE (chain_id, seq)
+);
+CREATE INDEX IF NOT EXISTS audit_events_company_time ON audit_events (company_id, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS audit_events_identity_time ON audit_events (company_id, identity_id, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS audit_events_type_time ON audit_events (company_id, type, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS audit_events_chain ON audit_events (company_id, chain_id, seq);
+CREATE INDEX IF NOT EXISTS audit_events_compaction ON audit_events (type, outcome, created_at) WHERE compacted_at IS NULL;
+
+-- Daily counts of compacted routine events; identity_id is '' for company-level events.
+CREATE TABLE IF NOT EXISTS audit_rollups (
+  company_id TEXT NOT NULL,
+  identity_id TEXT NOT NULL,
+  day TEXT NOT NULL,
+  type TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (company_id, identity_id, day, type, outcome)
+);
+
+-- Mirrors of each identity's sessions (its Durable Object is the authority), for listing and clean-up.
+-- Validating a session never reads this table.
+CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT PRIMARY KEY,
+  company_id TEXT NOT NULL,
+  identity_id TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  mfa_verified_at TEXT NOT NULL,
+  revoked_at TEXT,
+  ip TEXT,
+  user_agent TEXT
+);
+CREATE INDEX IF NOT EXISTS sessions_identity ON sessions (company_id, identity_id, created_at);
+CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expires_at);
+
+CREATE TABLE IF NOT EXISTS incidents (
+  id TEXT PRIMARY KEY,
+  company_id TEXT NOT NULL,
+  title TEXT NOT NULL,
+  severity TEXT NOT NULL CHECK (severity IN ('low', 'medium', 'high', 'critical')),
+  status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+  created_by TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  closed_at TEXT
+);
+CREATE INDEX IF NOT EXISTS incidents_company ON incidents (company_id, created_at);
+
+-- Sentinel identity actions; `incident_id` is one of our incidents or an external reference, kept as given.
+CREATE TABLE IF NOT EXISTS identity_actions (
+  id TEXT PRIMARY KEY,
+  company_id TEXT NOT NULL,
+  identity_id TEXT NOT NULL,
+  type TEXT NOT NULL CHECK (type IN ('disable', 'enable', 'revoke_sessions', 'force_mfa')),
+  reason TEXT,
+  incident_id TEXT,
+  performed_by TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS identity_actions_identity ON identity_actions (company_id, identity_id, created_at);
+CREATE INDEX IF NOT EXISTS identity_actions_incident ON identity_actions (company_id, incident_id, created_at);
