@@ -1,13 +1,21 @@
 import { z } from "@hono/zod-openapi";
 import { containsApiKey } from "./api-key-auth";
 
+/**
+ * The control characters (Unicode category Cc: U+0000 to U+001F and U+007F to U+009F), as a
+ * character class without the `u` flag: the OpenAPI document carries a pattern's source alone,
+ * so a pattern that needs a flag would reach validators that read the document broken.
+ */
+const CONTROL = "\\u0000-\\u001f\\u007f-\\u009f";
+
+/** A pattern of text without control characters or any of `alsoRefused` (regex-escaped). */
+export function textPattern(alsoRefused = ""): string {
+  return `^[^${CONTROL}${alsoRefused}]*$`;
+}
+
 /** Unicode text without control characters, `min`..`max` characters long. */
 export function plainText(min: number, max: number): z.ZodString {
-  return z
-    .string()
-    .min(min)
-    .max(max)
-    .regex(/^[^\p{Cc}]*$/u, "must not contain control characters");
+  return z.string().min(min).max(max).regex(new RegExp(textPattern()), "must not contain control characters");
 }
 
 /** An external id: it may not look like an API key, or query routes could never name it. */

@@ -9,7 +9,7 @@ import { requireScope } from "../http/api-key-auth";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
 import { refusal } from "../http/refusals";
-import { ExternalIdSchema, ExternalUserIdQuery, errorResponses, plainText } from "../http/schemas";
+import { ExternalIdSchema, ExternalUserIdQuery, errorResponses, plainText, textPattern } from "../http/schemas";
 import { defaultHook } from "../http/validation";
 import { totpSealingContext } from "../identity/enrolment";
 import { identityGuard } from "../identity/guard";
@@ -18,7 +18,9 @@ import type { VerifyOutcome } from "../identity/types";
 const security = [{ apiKey: [] }];
 
 /** Issuer and account form the Key URI label `issuer:account`, so neither may hold a colon. */
-const labelPart = plainText(1, 255).regex(/^[^:]*$/, "must not contain a colon (the Key URI label separator)");
+const labelPart = plainText(1, 255)
+  .regex(/^[^:]*$/, "must not contain a colon (the Key URI label separator)")
+  .openapi({ pattern: textPattern(":") });
 
 const enrol = createRoute({
   method: "post",
