@@ -9,11 +9,11 @@ import { apiKeyRoutes } from "./routes/api-keys";
 import { auditRoutes } from "./routes/audit";
 import { backupCodeRoutes } from "./routes/backup-codes";
 import { companyRoutes } from "./routes/companies";
+import { identityRoutes } from "./routes/identities";
+import { identityActionRoutes } from "./routes/identity-actions";
 import { incidentRoutes } from "./routes/incidents";
 import { otpRoutes } from "./routes/otp";
-import { sentinelIdentityRoutes } from "./routes/sentinel-identity";
 import { sessionRoutes } from "./routes/sessions";
-import { userRoutes } from "./routes/users";
 
 const health = createRoute({
   method: "get",
@@ -69,11 +69,11 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.openapi(health, (c) => c.json({ status: "ok" as const }, 200));
   app.route("/v1/admin", companyRoutes);
   app.route("/v1/admin", apiKeyRoutes);
-  app.route("/v1/idp", userRoutes);
+  app.route("/v1/idp", identityRoutes);
   app.route("/v1/idp", otpRoutes);
   app.route("/v1/idp", backupCodeRoutes);
   app.route("/v1/idp", sessionRoutes);
-  app.route("/v1/sentinel", sentinelIdentityRoutes);
+  app.route("/v1/sentinel", identityActionRoutes);
   app.route("/v1/sentinel", incidentRoutes);
   app.route("/v1/audit", auditRoutes);
 

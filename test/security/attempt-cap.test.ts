@@ -30,12 +30,22 @@ describe("attempt cap", () => {
     expect(profile.body.is_locked).toBe(true);
   });
 
-  it("refuses a right code sent in the same burst once the lock is set", async () => {
+  it("refuses every code of a concurrent burst once the lock is set, the right one unchecked", async () => {
     const { key, secret } = await enrolled("u");
-    const burst = [...wrongCodes(secret, 5), totpCode(secret)];
-    // The right code goes last: by the time the object reaches it, five failures have locked it.
-    const results = [];
-    for (const code of burst) results.push(await verifyCode(key, "u", code));
-    expect(results.at(-1)?.status).toBe(423);
+    const locking = await Promise.all(wrongCodes(secret, 5).map((code) => verifyCode(key, "u", code)));
+    expect(locking.map((r) => r.status).sort()).toEqual([401, 401, 401, 401, 423]);
+
+    const right = totpCode(secret);
+    const burst = await Promise.all([right, ...wrongCodes(secret, 10)].map((code) => verifyCode(key, "u", code)));
+    for (const result of burst) {
+      expect(result.status).toBe(423);
+      expect(result.body).toMatchObject({ code: "locked", failed_attempts: 5 });
+    }
+    const profile = await call("/v1/idp/users?externalUserId=u", { key });
+    expect(profile.body).toMatchObject({ failed_attempts: 5, is_locked: true });
+
+    // Refused unchecked: the right code was not used up, so after an unlock it still works.
+    await call("/v1/idp/users/unlock?externalUserId=u", { key, method: "POST" });
+    expect((await verifyCode(key, "u", right)).status).toBe(200);
   });
 });

@@ -17,6 +17,10 @@ describe("single use under concurrency", () => {
     expect(refused).toHaveLength(9);
     // Four replays count toward the lock; the fifth locks; the rest are refused while locked.
     expect(new Set(refused.map((r) => r.body.code))).toEqual(new Set(["code_reused", "locked"]));
+    // The threat is several sessions from one code: exactly one exists.
+    const sessions = await call("/v1/idp/sessions?externalUserId=u", { key });
+    expect(sessions.body.sessions).toHaveLength(1);
+    expect(sessions.body.sessions[0].id).toBe(results.find((r) => r.status === 200)?.body.session.id);
   });
 
   it("accepts one backup code sent 10 times at once exactly once", async () => {
@@ -30,5 +34,7 @@ describe("single use under concurrency", () => {
     expect(successes).toHaveLength(1);
     expect(successes[0]?.body.method).toBe("backup_code");
     expect((await call("/v1/idp/users?externalUserId=u", { key })).body.backup_codes_remaining).toBe(9);
+    const sessions = await call("/v1/idp/sessions?externalUserId=u", { key });
+    expect(sessions.body.sessions.map((s: { id: string }) => s.id)).toEqual([successes[0]?.body.session.id]);
   });
 });

@@ -92,7 +92,7 @@ const unlock = createRoute({
   },
 });
 
-export const userRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
+export const identityRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
   .openapi(provision, async (c) => {
     const { user } = c.req.valid("json");
     const caller = c.get("caller");

@@ -15,7 +15,10 @@ import { identityGuard } from "../identity/guard";
 import type { ActionOutcome, ActionType } from "../identity/types";
 
 const security = [{ apiKey: [] }];
-const UserParams = z.object({ userId: plainText(1, 64).openapi({ example: "idn_01hxyz" }) });
+/** The seed names the path parameter `userId`; it is the internal identity id (`idn_...`). */
+const IdentityPathParams = z.object({
+  userId: plainText(1, 64).openapi({ example: "idn_01hxyz", description: "The internal identity id" }),
+});
 const reason = plainText(1, 1000);
 const incidentId = plainText(1, 128).openapi({
   description: "One of our incidents (must be open), or an external reference kept as given",
@@ -38,7 +41,7 @@ function actionRoute<Body extends z.ZodType, Data extends z.ZodType>(options: {
     security,
     middleware: [requireScope("sentinel:write"), jsonBody] as const,
     request: {
-      params: UserParams,
+      params: IdentityPathParams,
       body: { required: options.bodyRequired, content: { "application/json": { schema: options.body } } },
     },
     responses: {
@@ -87,7 +90,7 @@ const listActions = createRoute({
   summary: "Actions taken on an identity, newest first (sentinel:read)",
   security,
   middleware: [requireScope("sentinel:read")] as const,
-  request: { params: UserParams },
+  request: { params: IdentityPathParams },
   responses: {
     200: {
       description: "The actions",
@@ -96,6 +99,8 @@ const listActions = createRoute({
     ...errorResponses(401, 403, 404),
   },
 });
+
+const identityIdOf = (params: { userId: string }): string => params.userId;
 
 /** The caller's identity with this internal id, or 404 as if no such identity existed. */
 async function findIdentity(db: D1Database, companyId: string, identityId: string): Promise<{ externalId: string }> {
@@ -142,32 +147,32 @@ async function act(
   }
 }
 
-export const sentinelIdentityRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
+export const identityActionRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
   .openapi(disable, async (c) => {
-    const out = await act(c, c.req.valid("param").userId, "disable", c.req.valid("json"));
+    const out = await act(c, identityIdOf(c.req.valid("param")), "disable", c.req.valid("json"));
     return c.json({ data: { action: out.action, identity: out.identity } }, 200);
   })
   .openapi(enable, async (c) => {
-    const out = await act(c, c.req.valid("param").userId, "enable", c.req.valid("json"));
+    const out = await act(c, identityIdOf(c.req.valid("param")), "enable", c.req.valid("json"));
     return c.json({ data: { action: out.action, identity: out.identity } }, 200);
   })
   .openapi(revokeSessions, async (c) => {
-    const out = await act(c, c.req.valid("param").userId, "revoke_sessions", c.req.valid("json"));
+    const out = await act(c, identityIdOf(c.req.valid("param")), "revoke_sessions", c.req.valid("json"));
     return c.json({ data: { action: out.action, revoked_sessions: out.revokedSessions } }, 200);
   })
   .openapi(forceMfa, async (c) => {
-    const out = await act(c, c.req.valid("param").userId, "force_mfa", c.req.valid("json"));
+    const out = await act(c, identityIdOf(c.req.valid("param")), "force_mfa", c.req.valid("json"));
     if (out.mfaChallengeRequiredFrom === null) throw new Error("force-mfa left no challenge mark");
     return c.json({ data: { action: out.action, mfa_challenge_required_from: out.mfaChallengeRequiredFrom } }, 200);
   })
   .openapi(listActions, async (c) => {
-    const { userId } = c.req.valid("param");
+    const identityId = identityIdOf(c.req.valid("param"));
     const { companyId } = c.get("caller");
-    await findIdentity(c.env.DB, companyId, userId);
+    await findIdentity(c.env.DB, companyId, identityId);
     const rows = await drizzle(c.env.DB)
       .select()
       .from(identityActions)
-      .where(and(eq(identityActions.companyId, companyId), eq(identityActions.identityId, userId)))
+      .where(and(eq(identityActions.companyId, companyId), eq(identityActions.identityId, identityId)))
       .orderBy(desc(identityActions.createdAt), desc(identityActions.id))
       .all();
     return c.json({ actions: rows.map(actionToWire) }, 200);
