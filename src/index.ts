@@ -3,7 +3,7 @@ import { compactAuditLog } from "./audit/compaction";
 import type { Env } from "./config/env";
 import { intSetting } from "./config/settings";
 
-export { CompanyLedger } from "./company-ledger";
+export { CompanyLedger } from "./company/ledger";
 export { IdentityGuard } from "./identity/guard";
 
 const app = buildApp();

@@ -1,4 +1,4 @@
-import type { CompanyLedger } from "../company-ledger";
+import type { CompanyLedger } from "../company/ledger";
 import type { IdentityGuard } from "../identity/guard";
 
 /** Bindings, vars and secrets of the Worker (see wrangler.toml and the README's configuration table). */

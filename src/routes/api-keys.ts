@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { companyLedger } from "../company-ledger";
+import { companyLedger } from "../company/ledger";
 import { apiKeys, companies } from "../db/schema";
 import { insertApiKey, revokeApiKey } from "../db/writes";
 import { EVENT } from "../domain/audit-events";

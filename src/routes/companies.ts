@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { companyLedger } from "../company-ledger";
+import { companyLedger } from "../company/ledger";
 import { insertCompany } from "../db/writes";
 import { EVENT } from "../domain/audit-events";
 import { isoTime, newId } from "../domain/ids";

@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Context } from "hono";
-import { companyLedger } from "../company-ledger";
+import { companyLedger } from "../company/ledger";
 import { identities, identityActions } from "../db/schema";
 import { ApiError } from "../errors";
 import { ActionSchema, actionToWire } from "../http/action-schema";

@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { companyLedger, type IncidentRecord } from "../company-ledger";
+import { companyLedger, type IncidentRecord } from "../company/ledger";
 import { identityActions, incidents } from "../db/schema";
 import { isoTime, newId } from "../domain/ids";
 import { ApiError } from "../errors";

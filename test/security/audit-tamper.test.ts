@@ -7,7 +7,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { companyLedger } from "../../src/company-ledger";
+import { companyLedger } from "../../src/company/ledger";
 import { type AuditEvent, contentHash, GENESIS_HASH, linkHash, verifyChainSegment } from "../../src/domain/audit-chain";
 import { ADMIN_TOKEN, call, provision, tenant } from "../helpers";
 

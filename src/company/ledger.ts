@@ -1,11 +1,11 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "./config/env";
-import { closeIncident, type D1Write, insertIncident } from "./db/writes";
-import type { AuditEvent } from "./domain/audit-chain";
-import { EVENT } from "./domain/audit-events";
-import { isoTime } from "./domain/ids";
-import { type EventInput, HashChain } from "./ledger/hash-chain";
-import { D1Outbox } from "./ledger/outbox";
+import type { Env } from "../config/env";
+import { closeIncident, type D1Write, insertIncident } from "../db/writes";
+import type { AuditEvent } from "../domain/audit-chain";
+import { EVENT } from "../domain/audit-events";
+import { isoTime } from "../domain/ids";
+import { type EventInput, HashChain } from "../ledger/hash-chain";
+import { D1Outbox } from "../ledger/outbox";
 
 /**
  * The single writer of one company's audit chain (company, key, policy and incident events).
