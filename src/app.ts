@@ -13,6 +13,7 @@ import { identityRoutes } from "./routes/identities";
 import { identityActionRoutes } from "./routes/identity-actions";
 import { incidentRoutes } from "./routes/incidents";
 import { otpRoutes } from "./routes/otp";
+import { riskPolicyRoutes } from "./routes/risk-policy";
 import { sessionRoutes } from "./routes/sessions";
 
 const health = createRoute({
@@ -75,6 +76,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/v1/idp", sessionRoutes);
   app.route("/v1/sentinel", identityActionRoutes);
   app.route("/v1/sentinel", incidentRoutes);
+  app.route("/v1/sentinel", riskPolicyRoutes);
   app.route("/v1/audit", auditRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {

@@ -4,6 +4,7 @@ import { closeIncident, type D1Write, insertIncident } from "../db/writes";
 import type { AuditEvent } from "../domain/audit-chain";
 import { EVENT } from "../domain/audit-events";
 import { isoTime } from "../domain/ids";
+import { applyPolicyChange, DEFAULT_POLICY, type PolicyChange, type RiskPolicy } from "../domain/risk/policy";
 import { type EventInput, HashChain } from "../ledger/hash-chain";
 import { D1Outbox } from "../ledger/outbox";
 
@@ -72,6 +73,9 @@ export class CompanyLedger extends DurableObject<Env> {
       closed_at TEXT,
       last_linked_at_ms INTEGER
     )`);
+    ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS risk_policy (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), policy TEXT NOT NULL)",
+    );
   }
 
   async record(
@@ -191,8 +195,45 @@ export class CompanyLedger extends DurableObject<Env> {
     return { ...recordOf(row), status: "closed", closed_at: closedAt };
   }
 
+  /** The company's Sentinel policy (the defaults until it is first changed). */
+  async riskPolicy(): Promise<RiskPolicy> {
+    return this.storedPolicy();
+  }
+
+  /** Changes the policy (version bumped), audited on the company chain with the old and new values. */
+  async updateRiskPolicy(
+    companyId: string,
+    change: PolicyChange,
+    nowMs: number,
+    meta: { actor: string; requestId: string },
+  ): Promise<ReturnType<typeof applyPolicyChange>> {
+    const current = this.storedPolicy();
+    const result = applyPolicyChange(current, change, nowMs);
+    if (!result.ok) return result;
+    this.ctx.storage.transactionSync(() => {
+      this.ctx.storage.sql.exec(
+        "INSERT INTO risk_policy (singleton, policy) VALUES (1, ?) ON CONFLICT (singleton) DO UPDATE SET policy = excluded.policy",
+        JSON.stringify(result.policy),
+      );
+      this.ledger.append(companyId, companyId, nowMs, {
+        type: EVENT.riskPolicyUpdated,
+        outcome: "success",
+        actor: meta.actor,
+        request_id: meta.requestId,
+        metadata: { old: current, new: result.policy },
+      });
+    });
+    await this.flush(nowMs);
+    return result;
+  }
+
   override async alarm(): Promise<void> {
     await this.outbox.flush(this.env.DB);
+  }
+
+  private storedPolicy(): RiskPolicy {
+    const row = this.ctx.storage.sql.exec<{ policy: string }>("SELECT policy FROM risk_policy").toArray()[0];
+    return row ? (JSON.parse(row.policy) as RiskPolicy) : DEFAULT_POLICY;
   }
 
   private incident(incidentId: string): IncidentRow | null {

@@ -21,6 +21,8 @@ export const EVENT = {
   mfaChallengeForced: "mfa.challenge_forced",
   incidentCreated: "incident.created",
   incidentClosed: "incident.closed",
+  /** A company's Sentinel policy changed; metadata holds the old and the new policy. */
+  riskPolicyUpdated: "risk_policy.updated",
 } as const;
 
 /**
