@@ -114,3 +114,18 @@ CREATE TABLE IF NOT EXISTS identity_actions (
 );
 CREATE INDEX IF NOT EXISTS identity_actions_identity ON identity_actions (company_id, identity_id, created_at);
 CREATE INDEX IF NOT EXISTS identity_actions_incident ON identity_actions (company_id, incident_id, created_at);
+-- Sentinel assessments: written by each identity's Durable Object through its outbox.
+CREATE TABLE IF NOT EXISTS assessments (
+  id TEXT PRIMARY KEY,
+  company_id TEXT NOT NULL,
+  identity_id TEXT NOT NULL,
+  context TEXT NOT NULL,
+  risk_score REAL NOT NULL,
+  recommendation TEXT NOT NULL CHECK (recommendation IN ('allow', 'challenge', 'deny')),
+  signals TEXT NOT NULL,
+  policy_version INTEGER NOT NULL,
+  mode TEXT NOT NULL CHECK (mode IN ('enforce', 'monitor')),
+  created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS assessments_identity ON assessments (company_id, identity_id, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS assessments_company ON assessments (company_id, created_at DESC, id DESC);

@@ -9,6 +9,7 @@ import { apiKeyRoutes } from "./routes/api-keys";
 import { auditRoutes } from "./routes/audit";
 import { backupCodeRoutes } from "./routes/backup-codes";
 import { companyRoutes } from "./routes/companies";
+import { discoverRoutes } from "./routes/discover";
 import { identityRoutes } from "./routes/identities";
 import { identityActionRoutes } from "./routes/identity-actions";
 import { incidentRoutes } from "./routes/incidents";
@@ -77,6 +78,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/v1/sentinel", identityActionRoutes);
   app.route("/v1/sentinel", incidentRoutes);
   app.route("/v1/sentinel", riskPolicyRoutes);
+  app.route("/v1/sentinel", discoverRoutes);
   app.route("/v1/audit", auditRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {

@@ -5,6 +5,7 @@ import { intSetting } from "./config/settings";
 
 export { CompanyLedger } from "./company/ledger";
 export { IdentityGuard } from "./identity/guard";
+export { IpWatch } from "./risk/ip-watch";
 
 const app = buildApp();
 

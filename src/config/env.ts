@@ -1,5 +1,6 @@
 import type { CompanyLedger } from "../company/ledger";
 import type { IdentityGuard } from "../identity/guard";
+import type { IpWatch } from "../risk/ip-watch";
 
 /** Bindings, vars and secrets of the Worker (see wrangler.toml and the README's configuration table). */
 export interface Env {
@@ -8,6 +9,7 @@ export interface Env {
   REVOCATIONS: KVNamespace;
   IDENTITY_GUARD: DurableObjectNamespace<IdentityGuard>;
   COMPANY_LEDGER: DurableObjectNamespace<CompanyLedger>;
+  IP_WATCH: DurableObjectNamespace<IpWatch>;
 
   /** Secret. Bearer token of the admin routes; without it they answer 404. */
   ADMIN_TOKEN?: string;

@@ -1,4 +1,4 @@
-import { index, integer, primaryKey, sqliteTable, text, unique } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text, unique } from "drizzle-orm/sqlite-core";
 
 /** Drizzle's view of the D1 schema (`schema.sql`, built by `migrations/`); its writes are in `writes.ts`. */
 
@@ -125,4 +125,24 @@ export const auditRollups = sqliteTable(
     count: integer("count").notNull(),
   },
   (t) => [primaryKey({ columns: [t.companyId, t.identityId, t.day, t.type, t.outcome] })],
+);
+
+export const assessments = sqliteTable(
+  "assessments",
+  {
+    id: text("id").primaryKey(),
+    companyId: text("company_id").notNull(),
+    identityId: text("identity_id").notNull(),
+    context: text("context").notNull(),
+    riskScore: real("risk_score").notNull(),
+    recommendation: text("recommendation", { enum: ["allow", "challenge", "deny"] }).notNull(),
+    signals: text("signals").notNull(),
+    policyVersion: integer("policy_version").notNull(),
+    mode: text("mode", { enum: ["enforce", "monitor"] }).notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [
+    index("assessments_identity").on(t.companyId, t.identityId, t.createdAt),
+    index("assessments_company").on(t.companyId, t.createdAt),
+  ],
 );

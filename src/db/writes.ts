@@ -176,6 +176,32 @@ export const insertAuditEvent = (event: AuditEvent): D1Write =>
     event.hash,
   );
 
+export const insertAssessment = (assessment: {
+  id: string;
+  companyId: string;
+  identityId: string;
+  context: string;
+  riskScore: number;
+  recommendation: string;
+  signals: string;
+  policyVersion: number;
+  mode: string;
+  createdAt: string;
+}): D1Write =>
+  write(
+    "INSERT OR IGNORE INTO assessments (id, company_id, identity_id, context, risk_score, recommendation, signals, policy_version, mode, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    assessment.id,
+    assessment.companyId,
+    assessment.identityId,
+    assessment.context,
+    assessment.riskScore,
+    assessment.recommendation,
+    assessment.signals,
+    assessment.policyVersion,
+    assessment.mode,
+    assessment.createdAt,
+  );
+
 /** The rowids of one compaction batch: routine events of one type and outcome older than the cutoff. */
 const compactionBatch = (batch: number): string => `SELECT rowid FROM audit_events
   WHERE type = ?1 AND outcome = ?2 AND created_at < ?3 AND compacted_at IS NULL

@@ -21,6 +21,8 @@ export const EVENT = {
   mfaChallengeForced: "mfa.challenge_forced",
   incidentCreated: "incident.created",
   incidentClosed: "incident.closed",
+  /** A Sentinel risk assessment; routine when it recommended allow. */
+  riskAssessed: "sentinel.assessment",
   /** A company's Sentinel policy changed; metadata holds the old and the new policy. */
   riskPolicyUpdated: "risk_policy.updated",
 } as const;
@@ -31,6 +33,7 @@ export const EVENT = {
  */
 export const ROUTINE_EVENTS: ReadonlyArray<{ type: string; outcome: string }> = [
   { type: EVENT.mfaVerify, outcome: "success" },
+  { type: EVENT.riskAssessed, outcome: "success" },
 ];
 
 export function isRoutineEvent(type: string, outcome: string): boolean {

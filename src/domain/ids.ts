@@ -4,7 +4,7 @@
  */
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-export type IdPrefix = "idn" | "ses" | "act" | "inc" | "evt" | "cmp" | "key" | "req";
+export type IdPrefix = "idn" | "ses" | "act" | "inc" | "asm" | "evt" | "cmp" | "key" | "req";
 
 export function ulid(nowMs: number): string {
   let time = "";

@@ -3,9 +3,13 @@ import type { Env } from "../config/env";
 import { totpKeyring } from "../config/keyrings";
 import { lockoutPolicy, sessionTtlSeconds } from "../config/settings";
 import { generateBackupCodeSalt, generateBackupCodes } from "../domain/backup-codes";
+import { canonicalIp, parseIp } from "../domain/risk/network";
+import type { RiskPolicy } from "../domain/risk/policy";
+import type { IpState, RiskInput } from "../domain/risk/signals";
 import { HashChain } from "../ledger/hash-chain";
 import { D1Outbox } from "../ledger/outbox";
 import { applyIdentityAction } from "./actions";
+import { type AssessmentContext, type AssessmentResult, assessIdentity } from "./assessment";
 import { replaceBackupCodes } from "./backup-codes";
 import type { IdentityContext } from "./context";
 import { openTotpSecrets, storeTotpSecret } from "./enrolment";
@@ -193,6 +197,37 @@ export class IdentityGuard extends DurableObject<Env> {
     const outcome = this.transaction(() => applyIdentityAction(this.identity, row, type, details, nowMs, meta));
     await this.flush(nowMs, { wait: true });
     return outcome;
+  }
+
+  /**
+   * A Sentinel assessment of `identityId` (which must be the identity this object holds), with
+   * the company's policy and what the IP's object knows, decided in one transaction. Recorded
+   * and audited before it answers; shipped to D1 by the alarm, like a verify.
+   */
+  async assess(
+    identityId: string,
+    context: AssessmentContext,
+    policy: RiskPolicy,
+    ipState: IpState,
+    nowMs: number,
+    meta: RequestMeta,
+  ): Promise<AssessmentResult | { result: "not_found" }> {
+    const row = this.row();
+    const ip = parseIp(context.ip);
+    if (!row || row.id !== identityId || !ip) return { result: "not_found" };
+    const input: RiskInput = {
+      ip,
+      ipText: canonicalIp(ip),
+      userAgent: context.ua,
+      userId: context.user_id,
+      country: context.country,
+      geo: context.geo,
+    };
+    const result = this.transaction(() =>
+      assessIdentity(this.identity, row, input, context, policy, ipState, nowMs, meta),
+    );
+    await this.flush(nowMs, { wait: false });
+    return result;
   }
 
   override async alarm(): Promise<void> {

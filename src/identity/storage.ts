@@ -25,6 +25,10 @@ export type IdentityRow = {
   mfa_challenge_required_from_ms: number | null;
   marks_version: number;
   marks_synced_version: number;
+  assessments: number;
+  last_geo_lat: number | null;
+  last_geo_lon: number | null;
+  last_geo_at_ms: number | null;
 };
 
 export type SessionRow = {
@@ -73,6 +77,14 @@ export const STORAGE_MIGRATIONS: readonly string[] = [
     user_agent TEXT,
     tombstone_synced INTEGER NOT NULL DEFAULT 1
   )`,
+  // Sentinel's memory of this identity: IPs, user agents and countries with when each was last
+  // seen (bounded), the assessment count, the last location, user agents reported fraudulent.
+  "CREATE TABLE risk_seen (kind TEXT NOT NULL, value TEXT NOT NULL, last_seen_ms INTEGER NOT NULL, PRIMARY KEY (kind, value))",
+  "CREATE TABLE risk_fraud_agents (user_agent TEXT PRIMARY KEY)",
+  "ALTER TABLE identity ADD COLUMN assessments INTEGER NOT NULL DEFAULT 0",
+  "ALTER TABLE identity ADD COLUMN last_geo_lat REAL",
+  "ALTER TABLE identity ADD COLUMN last_geo_lon REAL",
+  "ALTER TABLE identity ADD COLUMN last_geo_at_ms INTEGER",
 ];
 
 export class IdentityStore {

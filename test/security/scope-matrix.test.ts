@@ -91,6 +91,13 @@ const SCOPED_ROUTES: RouteCase[] = [
     path: "/v1/sentinel/incidents/inc_x/close",
     scope: "sentinel:write",
   },
+  {
+    method: "POST",
+    route: "/v1/sentinel/discover",
+    path: "/v1/sentinel/discover",
+    scope: "sentinel:write",
+    body: { sentinel: { id: "idn_x", context: { ip: "1.1.1.1", ua: "EnterpriseAgent/1.0" } } },
+  },
   { method: "GET", route: "/v1/sentinel/policy", path: "/v1/sentinel/policy", scope: "sentinel:read" },
   {
     method: "PUT",

@@ -125,7 +125,10 @@ describe("Sentinel signals", () => {
     expect(names(facts({ input: { userAgent: "curl/8.5.0" } }))).toContain("automation_user_agent");
     expect(names(facts({ input: { userAgent: "python-requests/2.31" } }))).toContain("automation_user_agent");
     expect(names(facts({ input: { userAgent: "" } }))).toEqual(["empty_user_agent"]);
+    expect(names(facts({ input: { userAgent: "HeadlessChrome/120" } }))).toContain("automation_user_agent");
     expect(names(facts())).not.toContain("automation_user_agent");
+    // A bare Product/version is how enterprise agents and apps announce themselves: not automation.
+    expect(names(facts({ input: { userAgent: "EnterpriseAgent/1.0" } }))).not.toContain("automation_user_agent");
   });
 
   it("reports one IP touching many identities, reported fraud and a user id mismatch", () => {

@@ -1,4 +1,4 @@
-import { isbot } from "isbot";
+import { createIsbotFromList, list as isbotPatterns } from "isbot";
 import { distanceKm, type GeoPoint, speedKmh } from "./geo";
 import { type Cidr, cidrContains, type IpAddress, specialRange } from "./network";
 import type { Signal, SignalName } from "./score";
@@ -97,6 +97,17 @@ export interface RiskFacts {
 const NETWORK_SIGNALS: ReadonlySet<SignalName> = new Set(["new_ip", "ip_churn", "reserved_ip", "ip_velocity"]);
 
 type Rule = (facts: RiskFacts, weight: (name: SignalName, intensity?: number) => Signal["weight"]) => Signal | null;
+
+/**
+ * isbot's list, less its generic patterns that flag any bare `Product/1.0`: that is how
+ * enterprise agents, native apps and SDKs announce themselves (the seed's own example is
+ * `EnterpriseAgent/1.0`), and it says nothing about automation. Named tools, HTTP libraries,
+ * crawlers and headless browsers stay.
+ */
+const PRODUCT_AGENTS = ["EnterpriseAgent/1.0", "AcmeApp/3.2.1"];
+const isAutomation = createIsbotFromList(
+  isbotPatterns.filter((pattern) => !PRODUCT_AGENTS.some((agent) => new RegExp(pattern, "i").test(agent))),
+);
 
 const signal = (name: SignalName, weight: number, detail: string): Signal => ({ name, weight, detail });
 
@@ -202,7 +213,7 @@ export const deniedCountry: Rule = ({ input, policy }, w) =>
     : null;
 
 export const automationUserAgent: Rule = ({ input }, w) =>
-  input.userAgent !== "" && isbot(input.userAgent)
+  input.userAgent !== "" && isAutomation(input.userAgent)
     ? signal(
         "automation_user_agent",
         w("automation_user_agent"),
