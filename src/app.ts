@@ -6,6 +6,7 @@ import { urlBoundary } from "./http/boundary";
 import type { AppEnv } from "./http/context";
 import { defaultHook } from "./http/validation";
 import { apiKeyRoutes } from "./routes/api-keys";
+import { assessmentRoutes } from "./routes/assessments";
 import { auditRoutes } from "./routes/audit";
 import { backupCodeRoutes } from "./routes/backup-codes";
 import { companyRoutes } from "./routes/companies";
@@ -79,6 +80,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/v1/sentinel", incidentRoutes);
   app.route("/v1/sentinel", riskPolicyRoutes);
   app.route("/v1/sentinel", discoverRoutes);
+  app.route("/v1/sentinel", assessmentRoutes);
   app.route("/v1/audit", auditRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {

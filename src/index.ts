@@ -12,9 +12,12 @@ const app = buildApp();
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
 
-  /** The daily cron (wrangler.toml): audit compaction and expired-session clean-up. */
+  /** The daily cron (wrangler.toml): audit compaction, expired sessions and old assessments. */
   async scheduled(controller, env) {
-    const report = await compactAuditLog(env.DB, controller.scheduledTime, intSetting(env.AUDIT_RETENTION_DAYS, 90));
+    const report = await compactAuditLog(env.DB, controller.scheduledTime, {
+      auditDays: intSetting(env.AUDIT_RETENTION_DAYS, 90),
+      assessmentDays: intSetting(env.ASSESSMENT_RETENTION_DAYS, 90),
+    });
     console.log(JSON.stringify({ level: "info", job: "compaction", ...report }));
   },
 } satisfies ExportedHandler<Env>;

@@ -1,4 +1,4 @@
-import { compactEvents, deleteExpiredSessions, prepare, rollUpEvents } from "../db/writes";
+import { compactEvents, deleteExpiredSessions, deleteOldAssessments, prepare, rollUpEvents } from "../db/writes";
 import { ROUTINE_EVENTS } from "../domain/audit-events";
 
 /**
@@ -7,7 +7,8 @@ import { ROUTINE_EVENTS } from "../domain/audit-events";
  *   type, and their content is dropped (their hashes stay, so every chain still verifies);
  * - security events are never touched;
  * - the D1 mirrors of sessions that have expired are deleted (their tokens are refused by
- *   expiry alone, so nothing needs them).
+ *   expiry alone, so nothing needs them);
+ * - Sentinel assessments older than their retention are deleted, in bounded batches.
  * Each batch counts and compacts the same rows in one D1 transaction, so a run that stops
  * half way, or two runs at once, neither lose nor double-count an event.
  */
@@ -17,10 +18,15 @@ const DAY_MS = 86_400_000;
 export interface CompactionReport {
   compactedEvents: number;
   deletedSessions: number;
+  deletedAssessments: number;
 }
 
-export async function compactAuditLog(db: D1Database, nowMs: number, retentionDays: number): Promise<CompactionReport> {
-  const cutoff = new Date(nowMs - retentionDays * DAY_MS).toISOString();
+export async function compactAuditLog(
+  db: D1Database,
+  nowMs: number,
+  retention: { auditDays: number; assessmentDays: number },
+): Promise<CompactionReport> {
+  const cutoff = new Date(nowMs - retention.auditDays * DAY_MS).toISOString();
   const compactedAt = new Date(nowMs).toISOString();
   let compactedEvents = 0;
 
@@ -37,5 +43,14 @@ export async function compactAuditLog(db: D1Database, nowMs: number, retentionDa
   }
 
   const deleted = await prepare(db, deleteExpiredSessions(compactedAt)).run();
-  return { compactedEvents, deletedSessions: deleted.meta.changes };
+
+  // Sentinel assessments past their retention, a bounded batch at a time.
+  const assessmentCutoff = new Date(nowMs - retention.assessmentDays * DAY_MS).toISOString();
+  let deletedAssessments = 0;
+  for (;;) {
+    const batch = await prepare(db, deleteOldAssessments(assessmentCutoff, BATCH)).run();
+    deletedAssessments += batch.meta.changes;
+    if (batch.meta.changes < BATCH) break;
+  }
+  return { compactedEvents, deletedSessions: deleted.meta.changes, deletedAssessments };
 }

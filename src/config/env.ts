@@ -25,4 +25,5 @@ export interface Env {
   MAX_TEMPORARY_LOCKOUTS?: string;
   SESSION_TTL_SECONDS?: string;
   AUDIT_RETENTION_DAYS?: string;
+  ASSESSMENT_RETENTION_DAYS?: string;
 }

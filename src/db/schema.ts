@@ -140,6 +140,8 @@ export const assessments = sqliteTable(
     policyVersion: integer("policy_version").notNull(),
     mode: text("mode", { enum: ["enforce", "monitor"] }).notNull(),
     createdAt: text("created_at").notNull(),
+    feedbackVerdict: text("feedback_verdict", { enum: ["legitimate", "fraudulent"] }),
+    feedbackAt: text("feedback_at"),
   },
   (t) => [
     index("assessments_identity").on(t.companyId, t.identityId, t.createdAt),

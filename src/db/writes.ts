@@ -202,6 +202,16 @@ export const insertAssessment = (assessment: {
     assessment.createdAt,
   );
 
+export const recordAssessmentFeedback = (assessmentId: string, verdict: string, at: string): D1Write =>
+  write("UPDATE assessments SET feedback_verdict = ?, feedback_at = ? WHERE id = ?", verdict, at, assessmentId);
+
+/** Assessments older than the retention cutoff, a bounded batch at a time (the cron). */
+export const deleteOldAssessments = (cutoff: string, batch: number): D1Write =>
+  write(
+    `DELETE FROM assessments WHERE rowid IN (SELECT rowid FROM assessments WHERE created_at < ? ORDER BY rowid LIMIT ${batch})`,
+    cutoff,
+  );
+
 /** The rowids of one compaction batch: routine events of one type and outcome older than the cutoff. */
 const compactionBatch = (batch: number): string => `SELECT rowid FROM audit_events
   WHERE type = ?1 AND outcome = ?2 AND created_at < ?3 AND compacted_at IS NULL

@@ -23,6 +23,8 @@ export const EVENT = {
   incidentClosed: "incident.closed",
   /** A Sentinel risk assessment; routine when it recommended allow. */
   riskAssessed: "sentinel.assessment",
+  /** An analyst's verdict on an assessment (legitimate or fraudulent). */
+  riskFeedback: "sentinel.feedback",
   /** A company's Sentinel policy changed; metadata holds the old and the new policy. */
   riskPolicyUpdated: "risk_policy.updated",
 } as const;

@@ -1,7 +1,8 @@
-import { insertAssessment } from "../db/writes";
+import { insertAssessment, recordAssessmentFeedback } from "../db/writes";
 import { EVENT } from "../domain/audit-events";
 import { isoTime, newId } from "../domain/ids";
 import { lockStatus, settle } from "../domain/lockout";
+import { canonicalIp, parseIp } from "../domain/risk/network";
 import { policyRules, type RiskPolicy } from "../domain/risk/policy";
 import { type Recommendation, recommend, riskScore, type Signal } from "../domain/risk/score";
 import { evaluateSignals, type IdentityHistory, type IpState, type RiskInput } from "../domain/risk/signals";
@@ -77,6 +78,7 @@ export function assessIdentity(
   };
 
   learn(ctx, input, nowMs);
+  ctx.store.sql.exec("UPDATE identity SET assessments = assessments + 1 WHERE singleton = 1");
   ctx.outbox.enqueue(
     insertAssessment({
       id: result.id,
@@ -139,6 +141,39 @@ function historyOf(ctx: IdentityContext, row: IdentityRow): IdentityHistory {
   };
 }
 
+/**
+ * Inside a transaction: an analyst's verdict on an assessment of this identity. Legitimate: what
+ * it saw becomes known (as if learnt). Fraudulent: its user agent is marked for this identity
+ * (the IP is marked company-wide by the IP's own object).
+ */
+export function applyFeedback(
+  ctx: IdentityContext,
+  row: IdentityRow,
+  assessmentId: string,
+  verdict: "legitimate" | "fraudulent",
+  context: AssessmentContext,
+  nowMs: number,
+  meta: RequestMeta,
+): void {
+  if (verdict === "legitimate") {
+    const ip = parseIp(context.ip);
+    learn(ctx, { ipText: ip ? canonicalIp(ip) : context.ip, userAgent: context.ua, country: context.country }, nowMs);
+  } else if (context.ua !== "") {
+    ctx.store.sql.exec("INSERT OR IGNORE INTO risk_fraud_agents (user_agent) VALUES (?)", context.ua);
+    ctx.store.sql.exec(
+      "DELETE FROM risk_fraud_agents WHERE user_agent NOT IN (SELECT user_agent FROM risk_fraud_agents ORDER BY rowid DESC LIMIT ?)",
+      HISTORY_LIMIT,
+    );
+  }
+  ctx.outbox.enqueue(recordAssessmentFeedback(assessmentId, verdict, isoTime(nowMs)));
+  recordEvent(ctx, recordOf(row), nowMs, meta, {
+    type: EVENT.riskFeedback,
+    outcome: "success",
+    reason: verdict,
+    metadata: { assessment_id: assessmentId, verdict },
+  });
+}
+
 /** Remembers what this assessment saw, keeping the HISTORY_LIMIT most recent of each kind. */
 export function learn(
   ctx: IdentityContext,
@@ -163,7 +198,6 @@ export function learn(
   remember("ip", input.ipText);
   remember("ua", input.userAgent);
   remember("country", input.country);
-  ctx.store.sql.exec("UPDATE identity SET assessments = assessments + 1 WHERE singleton = 1");
   if (input.geo) {
     ctx.store.sql.exec(
       "UPDATE identity SET last_geo_lat = ?, last_geo_lon = ?, last_geo_at_ms = ? WHERE singleton = 1",

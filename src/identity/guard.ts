@@ -9,7 +9,7 @@ import type { IpState, RiskInput } from "../domain/risk/signals";
 import { HashChain } from "../ledger/hash-chain";
 import { D1Outbox } from "../ledger/outbox";
 import { applyIdentityAction } from "./actions";
-import { type AssessmentContext, type AssessmentResult, assessIdentity } from "./assessment";
+import { type AssessmentContext, type AssessmentResult, applyFeedback, assessIdentity } from "./assessment";
 import { replaceBackupCodes } from "./backup-codes";
 import type { IdentityContext } from "./context";
 import { openTotpSecrets, storeTotpSecret } from "./enrolment";
@@ -228,6 +228,22 @@ export class IdentityGuard extends DurableObject<Env> {
     );
     await this.flush(nowMs, { wait: false });
     return result;
+  }
+
+  /** An analyst's verdict on one of this identity's assessments (see applyFeedback). Audited. */
+  async feedback(
+    identityId: string,
+    assessmentId: string,
+    verdict: "legitimate" | "fraudulent",
+    context: AssessmentContext,
+    nowMs: number,
+    meta: RequestMeta,
+  ): Promise<{ result: "recorded" } | { result: "not_found" }> {
+    const row = this.row();
+    if (!row || row.id !== identityId) return { result: "not_found" };
+    this.transaction(() => applyFeedback(this.identity, row, assessmentId, verdict, context, nowMs, meta));
+    await this.flush(nowMs, { wait: true });
+    return { result: "recorded" };
   }
 
   override async alarm(): Promise<void> {

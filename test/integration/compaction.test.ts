@@ -86,4 +86,21 @@ describe("audit compaction (the scheduled cron)", () => {
     await runCron(Date.now() + DAY_MS);
     expect(await count()).toBe(0);
   });
+
+  it("deletes assessments older than ASSESSMENT_RETENTION_DAYS and keeps newer ones", async () => {
+    const now = Date.parse("2026-06-01T00:00:00.000Z");
+    const insert = (id: string, createdAt: string) =>
+      env.DB.prepare(
+        "INSERT INTO assessments (id, company_id, identity_id, context, risk_score, recommendation, signals, policy_version, mode, created_at) VALUES (?, 'cmp_retention', 'idn_x', '{}', 0, 'allow', '[]', 1, 'enforce', ?)",
+      )
+        .bind(id, createdAt)
+        .run();
+    await insert("asm_old", new Date(now - 91 * 86_400_000).toISOString());
+    await insert("asm_new", new Date(now - 89 * 86_400_000).toISOString());
+    await runCron(now);
+    const left = await env.DB.prepare("SELECT id FROM assessments WHERE company_id = 'cmp_retention'").all<{
+      id: string;
+    }>();
+    expect(left.results.map((r) => r.id)).toEqual(["asm_new"]);
+  });
 });

@@ -98,6 +98,20 @@ const SCOPED_ROUTES: RouteCase[] = [
     scope: "sentinel:write",
     body: { sentinel: { id: "idn_x", context: { ip: "1.1.1.1", ua: "EnterpriseAgent/1.0" } } },
   },
+  { method: "GET", route: "/v1/sentinel/assessments", path: "/v1/sentinel/assessments", scope: "sentinel:read" },
+  {
+    method: "GET",
+    route: "/v1/sentinel/assessments/:id",
+    path: "/v1/sentinel/assessments/asm_x",
+    scope: "sentinel:read",
+  },
+  {
+    method: "POST",
+    route: "/v1/sentinel/assessments/:id/feedback",
+    path: "/v1/sentinel/assessments/asm_x/feedback",
+    scope: "sentinel:write",
+    body: { verdict: "legitimate" },
+  },
   { method: "GET", route: "/v1/sentinel/policy", path: "/v1/sentinel/policy", scope: "sentinel:read" },
   {
     method: "PUT",
