@@ -24,7 +24,7 @@ const concurrency = Number(option("concurrency", "16"));
 const port = Number(option("port", "8799"));
 const jsonPath = option("json", null);
 const base = `http://127.0.0.1:${port}`;
-const TARGETS = { "introspect (strong)": 0.5, "verify (TOTP)": 0.4 };
+const TARGETS = { "introspect (strong)": 0.5, "verify (TOTP)": 0.4, discover: 0.35 };
 
 const logPath = join(tmpdir(), `hld-bench-${process.pid}.log`);
 const log = createWriteStream(logPath);
@@ -123,9 +123,18 @@ async function main() {
   // or before the last accepted one is a replay). One worker owns an identity's three codes.
   const identityCount = Number(option("identities", "900"));
   console.error(`enrolling ${identityCount} identities`);
-  const identities = Array.from({ length: identityCount }, (_, i) => ({ externalId: `bench-${i}`, secret: "" }));
+  const identities = Array.from({ length: identityCount }, (_, i) => ({
+    externalId: `bench-${i}`,
+    id: "",
+    secret: "",
+  }));
   await pool(identities, 16, async (identity) => {
-    await api("/v1/idp/users", { method: "POST", token: key, body: { user: { external_id: identity.externalId } } });
+    const created = await api("/v1/idp/users", {
+      method: "POST",
+      token: key,
+      body: { user: { external_id: identity.externalId } },
+    });
+    identity.id = created.user.id;
     const enrolled = await api(`/v1/idp/otp?externalUserId=${identity.externalId}`, {
       method: "POST",
       token: key,
@@ -160,6 +169,21 @@ async function main() {
   results.push(
     await phase("introspect (eventual)", () =>
       post("/v1/idp/sessions/introspect", { session: { token: sessionToken }, consistency: "eventual" }),
+    ),
+  );
+
+  // Discover: a steady state of 64 identities (one object each) seen from 64 public IPs (one
+  // object each), so the phase measures warm objects and caches, not their creation.
+  const browser =
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Safari/605.1.15";
+  results.push(
+    await phase("discover", (n) =>
+      post("/v1/sentinel/discover", {
+        sentinel: {
+          id: identities[n % 64].id,
+          context: { ip: `34.1.${(n * 7) % 64}.7`, ua: browser, country: "FR" },
+        },
+      }),
     ),
   );
 

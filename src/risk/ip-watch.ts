@@ -37,7 +37,7 @@ export class IpWatch extends DurableObject<Env> {
         reportedFraudulent: this.fraudulentAt(nowMs),
       };
     });
-    await this.scheduleExpiry(nowMs);
+    await this.ensureExpiry(nowMs);
     return state;
   }
 
@@ -64,6 +64,11 @@ export class IpWatch extends DurableObject<Env> {
   private fraudulentAt(nowMs: number): boolean {
     const mark = this.sql.exec<{ until: number }>("SELECT fraudulent_until_ms AS until FROM mark").toArray()[0];
     return mark !== undefined && mark.until > nowMs;
+  }
+
+  /** Makes sure an alarm is set; the alarm itself reschedules while there is something to keep. */
+  private async ensureExpiry(nowMs: number): Promise<void> {
+    if ((await this.ctx.storage.getAlarm()) === null) await this.scheduleExpiry(nowMs);
   }
 
   private async scheduleExpiry(nowMs: number): Promise<void> {
