@@ -3,7 +3,7 @@ import { and, desc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Context } from "hono";
 import { companyLedger } from "../company/ledger";
-import { identities, identityActions } from "../db/schema";
+import { identityActions } from "../db/schema";
 import { ApiError } from "../errors";
 import { ActionSchema, actionToWire } from "../http/action-schema";
 import { requireScope } from "../http/api-key-auth";
@@ -11,6 +11,7 @@ import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
 import { errorResponses, ISO_TIME, plainText } from "../http/schemas";
 import { defaultHook } from "../http/validation";
+import { externalIdOf } from "../identity/directory";
 import { identityGuard } from "../identity/guard";
 import type { ActionOutcome, ActionType } from "../identity/types";
 
@@ -102,15 +103,11 @@ const listActions = createRoute({
 
 const identityIdOf = (params: { userId: string }): string => params.userId;
 
-/** The caller's identity with this internal id, or 404 as if no such identity existed. */
+/** The caller's identity with this internal id (through the directory), or 404 as if it did not exist. */
 async function findIdentity(db: D1Database, companyId: string, identityId: string): Promise<{ externalId: string }> {
-  const row = await drizzle(db)
-    .select({ externalId: identities.externalId })
-    .from(identities)
-    .where(and(eq(identities.id, identityId), eq(identities.companyId, companyId)))
-    .get();
-  if (!row) throw new ApiError("not_found", {}, { message: "Identity not found" });
-  return row;
+  const externalId = await externalIdOf(db, companyId, identityId);
+  if (externalId === null) throw new ApiError("not_found", {}, { message: "Identity not found" });
+  return { externalId };
 }
 
 /**
