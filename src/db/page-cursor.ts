@@ -1,7 +1,9 @@
+import { and, eq, lt, or, type SQL } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { decodeBase64Url, encodeBase64Url } from "../domain/base64";
 import { ApiError } from "../errors";
 
-/** The audit listing's page cursor: the last event's time and id, as opaque base64url JSON. */
+/** The page cursor of newest-first listings (events, assessments): the last row's time and id, as opaque base64url JSON. */
 export type Cursor = { createdAt: string; id: string };
 
 export function encodeCursor(cursor: Cursor): string {
@@ -19,4 +21,23 @@ export function decodeCursor(value: string): Cursor {
     // falls through to the validation error below
   }
   throw new ApiError("invalid_request", { details: [{ path: "cursor", message: "Invalid cursor" }] });
+}
+
+/** The rows after `cursorText` in (created_at, id) descending order. */
+export function olderThan(columns: { createdAt: SQLiteColumn; id: SQLiteColumn }, cursorText: string): SQL | undefined {
+  const cursor = decodeCursor(cursorText);
+  return or(
+    lt(columns.createdAt, cursor.createdAt),
+    and(eq(columns.createdAt, cursor.createdAt), lt(columns.id, cursor.id)),
+  );
+}
+
+/** A page of `limit` from `rows` (fetched with limit + 1), and the cursor of the next page if there is one. */
+export function pageOf<Row extends Cursor>(rows: Row[], limit: number): { page: Row[]; nextCursor: string | null } {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    page,
+    nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
+  };
 }

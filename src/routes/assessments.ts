@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, desc, eq, gte, lt, or, type SQL } from "drizzle-orm";
+import { and, desc, eq, gte, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { decodeCursor, encodeCursor } from "../audit/cursor";
+import { olderThan, pageOf } from "../db/page-cursor";
 import { assessments } from "../db/schema";
 import { canonicalIp, parseIp } from "../domain/risk/network";
 import { ApiError } from "../errors";
@@ -151,15 +151,7 @@ export const assessmentRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
     const filters: (SQL | undefined)[] = [eq(assessments.companyId, c.get("caller").companyId)];
     if (query.identity_id) filters.push(eq(assessments.identityId, query.identity_id));
     if (query.since) filters.push(gte(assessments.createdAt, new Date(query.since).toISOString()));
-    if (query.cursor) {
-      const cursor = decodeCursor(query.cursor);
-      filters.push(
-        or(
-          lt(assessments.createdAt, cursor.createdAt),
-          and(eq(assessments.createdAt, cursor.createdAt), lt(assessments.id, cursor.id)),
-        ),
-      );
-    }
+    if (query.cursor) filters.push(olderThan({ createdAt: assessments.createdAt, id: assessments.id }, query.cursor));
     const rows = await drizzle(c.env.DB)
       .select()
       .from(assessments)
@@ -167,10 +159,8 @@ export const assessmentRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
       .orderBy(desc(assessments.createdAt), desc(assessments.id))
       .limit(query.limit + 1)
       .all();
-    const page = rows.slice(0, query.limit);
-    const last = page.at(-1);
-    const next = rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null;
-    return c.json({ assessments: page.map(toWire), next_cursor: next }, 200);
+    const { page, nextCursor } = pageOf(rows, query.limit);
+    return c.json({ assessments: page.map(toWire), next_cursor: nextCursor }, 200);
   })
   .openapi(feedback, async (c) => {
     const { id } = c.req.valid("param");

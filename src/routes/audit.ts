@@ -1,8 +1,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, asc, desc, eq, gte, isNull, lt, lte, or, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gte, isNull, lte, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { decodeCursor, encodeCursor } from "../audit/cursor";
 import { eventOfRow, verifyCompanyChains } from "../audit/verify-chains";
+import { olderThan, pageOf } from "../db/page-cursor";
 import { auditEvents, auditRollups } from "../db/schema";
 import type { AuditEvent } from "../domain/audit-chain";
 import { requireScope } from "../http/api-key-auth";
@@ -158,15 +158,7 @@ export const auditRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
     if (query.type) filters.push(eq(auditEvents.type, query.type));
     if (query.since) filters.push(gte(auditEvents.createdAt, new Date(query.since).toISOString()));
     if (query.until) filters.push(lte(auditEvents.createdAt, new Date(query.until).toISOString()));
-    if (query.cursor) {
-      const cursor = decodeCursor(query.cursor);
-      filters.push(
-        or(
-          lt(auditEvents.createdAt, cursor.createdAt),
-          and(eq(auditEvents.createdAt, cursor.createdAt), lt(auditEvents.id, cursor.id)),
-        ),
-      );
-    }
+    if (query.cursor) filters.push(olderThan({ createdAt: auditEvents.createdAt, id: auditEvents.id }, query.cursor));
     const rows = await drizzle(c.env.DB)
       .select()
       .from(auditEvents)
@@ -174,10 +166,7 @@ export const auditRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
       .orderBy(desc(auditEvents.createdAt), desc(auditEvents.id))
       .limit(query.limit + 1)
       .all();
-    const page = rows.slice(0, query.limit);
-    const last = page.at(-1);
-    const nextCursor =
-      rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null;
+    const { page, nextCursor } = pageOf(rows, query.limit);
     return c.json({ events: page.map((row) => toWire(eventOfRow(row))), next_cursor: nextCursor }, 200);
   })
   .openapi(verifyChains, async (c) => {
