@@ -15,6 +15,7 @@ import { identityRoutes } from "./routes/identities";
 import { identityActionRoutes } from "./routes/identity-actions";
 import { incidentRoutes } from "./routes/incidents";
 import { otpRoutes } from "./routes/otp";
+import { outboxRoutes } from "./routes/outbox";
 import { riskPolicyRoutes } from "./routes/risk-policy";
 import { sessionRoutes } from "./routes/sessions";
 
@@ -72,6 +73,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.openapi(health, (c) => c.json({ status: "ok" as const }, 200));
   app.route("/v1/admin", companyRoutes);
   app.route("/v1/admin", apiKeyRoutes);
+  app.route("/v1/admin", outboxRoutes);
   app.route("/v1/idp", identityRoutes);
   app.route("/v1/idp", otpRoutes);
   app.route("/v1/idp", backupCodeRoutes);

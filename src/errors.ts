@@ -24,6 +24,10 @@ export const ERRORS = {
     message: "No active TOTP secret and no unused backup code for this identity",
   },
   incident_closed: { status: 409, message: "Incident is closed" },
+  dead_letter_unreadable: {
+    status: 409,
+    message: "This dead letter is not a D1 writes message and cannot be replayed",
+  },
   payload_too_large: { status: 413, message: "Request body exceeds 16 KiB" },
   unsupported_media_type: {
     status: 415,

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../config/env";
+import { meteredEnv } from "../db/meter";
 import { closeIncident, type D1Write, insertIncident } from "../db/writes";
 import type { AuditEvent } from "../domain/audit-chain";
 import { EVENT } from "../domain/audit-events";
@@ -58,7 +59,7 @@ export class CompanyLedger extends DurableObject<Env> {
   private readonly linksInFlight = new Map<string, { count: number; settled: (() => void)[] }>();
 
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
+    super(ctx, meteredEnv(env));
     this.outbox = new D1Outbox(ctx.storage.sql, ctx.storage);
     this.ledger = new HashChain(ctx.storage.sql, this.outbox);
     this.outbox.createSchema();

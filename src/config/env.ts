@@ -1,5 +1,7 @@
 import type { CompanyLedger } from "../company/ledger";
+import type { IdentityDirectory } from "../identity/directory";
 import type { IdentityGuard } from "../identity/guard";
+import type { OutboxMessage } from "../ledger/shipment";
 import type { IpWatch } from "../risk/ip-watch";
 
 /** Bindings, vars and secrets of the Worker (see wrangler.toml and the README's configuration table). */
@@ -10,6 +12,10 @@ export interface Env {
   IDENTITY_GUARD: DurableObjectNamespace<IdentityGuard>;
   COMPANY_LEDGER: DurableObjectNamespace<CompanyLedger>;
   IP_WATCH: DurableObjectNamespace<IpWatch>;
+  /** Identity id -> (company, external id), one small object per identity id. */
+  IDENTITY_DIRECTORY: DurableObjectNamespace<IdentityDirectory>;
+  /** The D1 writes of identity objects, applied in batches across identities (src/ledger/d1-sink.ts). */
+  D1_WRITES: Queue<OutboxMessage>;
 
   /** Secret. Bearer token of the admin routes; without it they answer 404. */
   ADMIN_TOKEN?: string;

@@ -11,9 +11,90 @@ export type SqlParam = string | number | null;
 export interface D1Write {
   sql: string;
   params: SqlParam[];
+  /** For an INSERT OR IGNORE of one row: the table, so rows of many writes can go in one statement (`bulkInsert`). */
+  bulk?: BulkTable;
 }
 
 const write = (sql: string, ...params: SqlParam[]): D1Write => ({ sql, params });
+
+/** The columns of each table whose one-row inserts may be sent together, in the order of their parameters. */
+const BULK_COLUMNS = {
+  identities: ["id", "company_id", "external_id", "status", "created_at"],
+  sessions: [
+    "id",
+    "company_id",
+    "identity_id",
+    "external_id",
+    "created_at",
+    "expires_at",
+    "mfa_verified_at",
+    "ip",
+    "user_agent",
+  ],
+  identity_actions: ["id", "company_id", "identity_id", "type", "reason", "incident_id", "performed_by", "created_at"],
+  audit_events: [
+    "id",
+    "company_id",
+    "chain_id",
+    "seq",
+    "identity_id",
+    "type",
+    "outcome",
+    "actor",
+    "ip",
+    "reason",
+    "incident_id",
+    "request_id",
+    "metadata",
+    "created_at",
+    "content_hash",
+    "prev_hash",
+    "hash",
+  ],
+  assessments: [
+    "id",
+    "company_id",
+    "identity_id",
+    "context",
+    "risk_score",
+    "recommendation",
+    "signals",
+    "policy_version",
+    "mode",
+    "created_at",
+  ],
+} as const;
+
+export type BulkTable = keyof typeof BULK_COLUMNS;
+
+export function isBulkTable(value: unknown): value is BulkTable {
+  return typeof value === "string" && Object.hasOwn(BULK_COLUMNS, value);
+}
+
+/** One INSERT OR IGNORE of a row into `table`, by its columns in BULK_COLUMNS order. */
+function insertRow(table: BulkTable, ...params: SqlParam[]): D1Write {
+  const columns = BULK_COLUMNS[table];
+  if (params.length !== columns.length) throw new Error(`insert into ${table}: ${params.length} values`);
+  return {
+    sql: `INSERT OR IGNORE INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
+    params,
+    bulk: table,
+  };
+}
+
+/**
+ * Many rows of one table in one statement: the rows travel as one JSON parameter (D1 allows 100
+ * bound parameters a statement, a JSON array has no such limit) and `json_each` unpacks them.
+ * Same effect as the one-row inserts, row by row (INSERT OR IGNORE).
+ */
+export function bulkInsert(table: BulkTable, rows: SqlParam[][]): D1Write {
+  const columns = BULK_COLUMNS[table];
+  const values = columns.map((_, i) => `json_extract(value, '$[${i}]')`).join(", ");
+  return write(
+    `INSERT OR IGNORE INTO ${table} (${columns.join(", ")}) SELECT ${values} FROM json_each(?)`,
+    JSON.stringify(rows),
+  );
+}
 
 export const insertCompany = (company: { id: string; name: string; created_at: string }): D1Write =>
   write(
@@ -55,14 +136,7 @@ export const insertIdentity = (identity: {
   status: string;
   created_at: string;
 }): D1Write =>
-  write(
-    "INSERT OR IGNORE INTO identities (id, company_id, external_id, status, created_at) VALUES (?, ?, ?, ?, ?)",
-    identity.id,
-    identity.company_id,
-    identity.external_id,
-    identity.status,
-    identity.created_at,
-  );
+  insertRow("identities", identity.id, identity.company_id, identity.external_id, identity.status, identity.created_at);
 
 export const updateIdentityStatus = (identityId: string, status: string): D1Write =>
   write("UPDATE identities SET status = ? WHERE id = ?", status, identityId);
@@ -78,8 +152,8 @@ export const insertSession = (session: {
   ip: string | null;
   userAgent: string | null;
 }): D1Write =>
-  write(
-    "INSERT OR IGNORE INTO sessions (id, company_id, identity_id, external_id, created_at, expires_at, mfa_verified_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+  insertRow(
+    "sessions",
     session.id,
     session.companyId,
     session.identityId,
@@ -119,8 +193,8 @@ export const insertIdentityAction = (action: {
   performed_by: string;
   created_at: string;
 }): D1Write =>
-  write(
-    "INSERT OR IGNORE INTO identity_actions (id, company_id, identity_id, type, reason, incident_id, performed_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+  insertRow(
+    "identity_actions",
     action.id,
     action.company_id,
     action.identity_id,
@@ -153,10 +227,8 @@ export const closeIncident = (incidentId: string, closedAt: string): D1Write =>
   write("UPDATE incidents SET status = 'closed', closed_at = ? WHERE id = ? AND status = 'open'", closedAt, incidentId);
 
 export const insertAuditEvent = (event: AuditEvent): D1Write =>
-  write(
-    `INSERT OR IGNORE INTO audit_events
-  (id, company_id, chain_id, seq, identity_id, type, outcome, actor, ip, reason, incident_id, request_id, metadata, created_at, content_hash, prev_hash, hash)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertRow(
+    "audit_events",
     event.id,
     event.company_id,
     event.chain_id,
@@ -188,8 +260,8 @@ export const insertAssessment = (assessment: {
   mode: string;
   createdAt: string;
 }): D1Write =>
-  write(
-    "INSERT OR IGNORE INTO assessments (id, company_id, identity_id, context, risk_score, recommendation, signals, policy_version, mode, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+  insertRow(
+    "assessments",
     assessment.id,
     assessment.companyId,
     assessment.identityId,

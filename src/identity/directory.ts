@@ -1,25 +1,63 @@
-import { and, eq } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
-import { identities } from "../db/schema";
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../config/env";
 
 /**
- * Internal identity id -> (company, external id), which names the identity's object. The mapping
- * never changes once an identity exists, so each isolate keeps what it learnt: a warm discover
- * needs no lookup. Unknown ids are not remembered (they may be provisioned a moment later).
+ * Internal identity id -> (company, external id), which names the identity's object: one small
+ * Durable Object per identity id, written by the identity's own object when it is provisioned,
+ * before the provisioning answers. So Sentinel's routes (discover, actions, feedback), which name
+ * an identity by its internal id, find a new identity at once without asking D1, and each isolate
+ * keeps what it learnt: a warm discover needs no lookup at all.
  */
+export class IdentityDirectory extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS entry (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), company_id TEXT NOT NULL, external_id TEXT NOT NULL)",
+    );
+  }
+
+  /** Records the entry; an id is never re-pointed (the first registration stands). */
+  async register(companyId: string, externalId: string): Promise<void> {
+    this.ctx.storage.sql.exec(
+      "INSERT OR IGNORE INTO entry (singleton, company_id, external_id) VALUES (1, ?, ?)",
+      companyId,
+      externalId,
+    );
+  }
+
+  async lookup(): Promise<{ companyId: string; externalId: string } | null> {
+    const row = this.ctx.storage.sql
+      .exec<{ company_id: string; external_id: string }>("SELECT company_id, external_id FROM entry")
+      .toArray()[0];
+    return row ? { companyId: row.company_id, externalId: row.external_id } : null;
+  }
+}
+
+function directoryOf(env: Env, identityId: string): DurableObjectStub<IdentityDirectory> {
+  return env.IDENTITY_DIRECTORY.get(env.IDENTITY_DIRECTORY.idFromName(identityId));
+}
+
+export async function registerIdentity(
+  env: Env,
+  identity: { id: string; company_id: string; external_id: string },
+): Promise<void> {
+  await directoryOf(env, identity.id).register(identity.company_id, identity.external_id);
+}
+
+/** The mapping never changes once an identity exists, so each isolate remembers what it found. */
 const known = new Map<string, { companyId: string; externalId: string }>();
 const KNOWN_MAX = 100_000;
+/** The shape of our identity ids; anything else is unknown without a lookup. */
+const IDENTITY_ID = /^idn_[0-9A-HJKMNP-TV-Z]{26}$/;
 
-export async function externalIdOf(db: D1Database, companyId: string, identityId: string): Promise<string | null> {
+/** The external id of the caller's identity `identityId`, or null (unknown, or another company's). */
+export async function externalIdOf(env: Env, companyId: string, identityId: string): Promise<string | null> {
   const cached = known.get(identityId);
   if (cached) return cached.companyId === companyId ? cached.externalId : null;
-  const row = await drizzle(db)
-    .select({ externalId: identities.externalId })
-    .from(identities)
-    .where(and(eq(identities.id, identityId), eq(identities.companyId, companyId)))
-    .get();
-  if (!row) return null;
+  if (!IDENTITY_ID.test(identityId)) return null;
+  const entry = await directoryOf(env, identityId).lookup();
+  if (!entry) return null;
   if (known.size >= KNOWN_MAX) known.clear();
-  known.set(identityId, { companyId, externalId: row.externalId });
-  return row.externalId;
+  known.set(identityId, entry);
+  return entry.companyId === companyId ? entry.externalId : null;
 }

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../config/env";
 import { totpKeyring } from "../config/keyrings";
 import { lockoutPolicy, sessionTtlSeconds } from "../config/settings";
+import { meteredEnv } from "../db/meter";
 import { generateBackupCodeSalt, generateBackupCodes } from "../domain/backup-codes";
 import { canonicalIp, parseIp } from "../domain/risk/network";
 import type { RiskPolicy } from "../domain/risk/policy";
@@ -12,6 +13,7 @@ import { applyIdentityAction } from "./actions";
 import { type AssessmentContext, type AssessmentResult, applyFeedback, assessIdentity } from "./assessment";
 import { replaceBackupCodes } from "./backup-codes";
 import type { IdentityContext } from "./context";
+import { registerIdentity } from "./directory";
 import { openTotpSecrets, storeTotpSecret } from "./enrolment";
 import { syncMarksToKv } from "./marks";
 import { profileOf, provisionIdentity } from "./profile";
@@ -30,6 +32,15 @@ import type {
 } from "./types";
 import { clearLockout, decideVerify } from "./verify";
 
+/** When the safety-net alarm runs after a change (the send normally finishes long before). */
+const SAFETY_ALARM_MS = 10_000;
+/** When it runs again after a failed send or KV sync. */
+const RETRY_ALARM_MS = 5_000;
+/** How long a change off the hot path waits for this identity's queued writes to land before its own. */
+const DIRECT_WAIT_MS = 3_000;
+/** Set once the directory knows this identity. */
+const DIRECTORY_KEY = "directory_registered";
+
 /**
  * One Durable Object per identity, named by (company, external_id): the authority on the
  * identity and on everything about it that needs compare-and-set (failed attempts, lockout, the
@@ -43,9 +54,11 @@ export class IdentityGuard extends DurableObject<Env> {
   /** Opened TOTP secrets by their sealed form, so a verify does not decrypt every time. */
   private readonly openedSecrets = new Map<string, string>();
   private hasSchema: boolean;
+  /** Whether an alarm is known to be set (cleared when it runs). */
+  private alarmArmed = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
+    super(ctx, meteredEnv(env));
     const outbox = new D1Outbox(ctx.storage.sql, ctx.storage);
     this.identity = {
       store: new IdentityStore(ctx.storage.sql),
@@ -74,7 +87,9 @@ export class IdentityGuard extends DurableObject<Env> {
     if (this.row()) return { created: false };
     this.migrate();
     const identity = this.transaction(() => provisionIdentity(this.identity, companyId, externalId, nowMs, meta));
-    await this.flush(nowMs, { wait: true });
+    // No D1 round trip: the identity is durable here, its D1 rows go by the queue, and the
+    // directory (how Sentinel finds it by id) knows it before the answer.
+    await Promise.all([this.flush(nowMs, { wait: "queued" }), this.registerInDirectory(nowMs)]);
     return { created: true, identity };
   }
 
@@ -95,7 +110,7 @@ export class IdentityGuard extends DurableObject<Env> {
     if (!row) return { result: "not_found" };
     if (recordOf(row).status === "disabled") return { result: "disabled" };
     this.transaction(() => storeTotpSecret(this.identity, row, sealedSecret, confirm, nowMs, meta));
-    await this.flush(nowMs, { wait: true });
+    await this.flush(nowMs, { wait: "queued" });
     return { result: "enrolled", identity: recordOf(row) };
   }
 
@@ -110,7 +125,7 @@ export class IdentityGuard extends DurableObject<Env> {
     if (recordOf(row).status === "disabled") return { result: "disabled" };
     const codes = generateBackupCodes(count);
     this.transaction(() => replaceBackupCodes(this.identity, row, codes, generateBackupCodeSalt(), nowMs, meta));
-    await this.flush(nowMs, { wait: true });
+    await this.flush(nowMs, { wait: "queued" });
     return { result: "generated", codes };
   }
 
@@ -128,7 +143,7 @@ export class IdentityGuard extends DurableObject<Env> {
       // A re-enrolment slipped in while the secrets were being opened: open the new ones.
       if (row.totp_secret !== before.totp_secret || row.totp_pending_secret !== before.totp_pending_secret) continue;
       const outcome = this.transaction(() => decideVerify(this.identity, row, secrets, code, nowMs, meta));
-      await this.flush(nowMs, { wait: false });
+      await this.flush(nowMs, { wait: "none" });
       return outcome;
     }
   }
@@ -138,7 +153,7 @@ export class IdentityGuard extends DurableObject<Env> {
     const row = this.row();
     if (!row) return null;
     this.transaction(() => clearLockout(this.identity, row, nowMs, meta));
-    await this.flush(nowMs, { wait: true });
+    await this.flush(nowMs, { wait: "queued" });
     return this.profile(nowMs);
   }
 
@@ -164,7 +179,7 @@ export class IdentityGuard extends DurableObject<Env> {
     const session = row ? this.identity.store.session(sessionId) : null;
     if (!row || !session) return { result: "not_found" };
     const { revokedAt } = this.transaction(() => revokeOneSession(this.identity, row, session, nowMs, meta));
-    await this.flush(nowMs, { wait: true });
+    await this.flush(nowMs, { wait: "queued" });
     return { result: "revoked", revokedAt };
   }
 
@@ -195,7 +210,7 @@ export class IdentityGuard extends DurableObject<Env> {
       return { result: "not_found" };
     }
     const outcome = this.transaction(() => applyIdentityAction(this.identity, row, type, details, nowMs, meta));
-    await this.flush(nowMs, { wait: true });
+    await this.flush(nowMs, { wait: "applied" });
     return outcome;
   }
 
@@ -226,7 +241,7 @@ export class IdentityGuard extends DurableObject<Env> {
     const result = this.transaction(() =>
       assessIdentity(this.identity, row, input, context, policy, ipState, nowMs, meta),
     );
-    await this.flush(nowMs, { wait: false });
+    await this.flush(nowMs, { wait: "none" });
     return result;
   }
 
@@ -242,14 +257,29 @@ export class IdentityGuard extends DurableObject<Env> {
     const row = this.row();
     if (!row || row.id !== identityId) return { result: "not_found" };
     this.transaction(() => applyFeedback(this.identity, row, assessmentId, verdict, context, nowMs, meta));
-    await this.flush(nowMs, { wait: true });
+    await this.flush(nowMs, { wait: "applied" });
     return { result: "recorded" };
   }
 
+  /** The safety net: ships what a crash or a failed send left, and pushes marks KV lacks. */
   override async alarm(): Promise<void> {
-    if (!this.hasSchema) return;
-    await this.identity.outbox.flush(this.env.DB);
-    await syncMarksToKv(this.identity, this.env.REVOCATIONS, Date.now());
+    this.alarmArmed = false;
+    const row = this.row();
+    if (!row) return;
+    try {
+      await this.registerInDirectory(Date.now());
+      await this.identity.outbox.ship(this.env.D1_WRITES, row.id);
+      await syncMarksToKv(this.identity, this.env.REVOCATIONS, Date.now());
+    } finally {
+      const synced = this.row();
+      const unfinished =
+        this.identity.outbox.pendingCount() > 0 ||
+        (synced !== null && synced.marks_version > synced.marks_synced_version) ||
+        (await this.ctx.storage.get(DIRECTORY_KEY)) !== true;
+      if (unfinished) {
+        await this.armAlarm(Date.now(), RETRY_ALARM_MS);
+      }
+    }
   }
 
   private row() {
@@ -261,18 +291,50 @@ export class IdentityGuard extends DurableObject<Env> {
   }
 
   /**
-   * Schedules the D1 replay. Off the hot path callers wait for it so their writes are readable
-   * when they answer; on the hot path the alarm does it right after.
+   * Sends this change's D1 writes on. The alarm is armed first (one storage write, and none
+   * while it is already armed), so a crash at any point leaves a retry behind. The hot path
+   * (verify, discover) hands them to the queue after answering ("none"), provisioning before
+   * answering ("queued"), to be applied in a batch across identities; the rest ("applied")
+   * applies them to D1 itself before answering (by the queue consumer's rule, so still once and
+   * in order) and pushes its KV marks.
    */
-  private async flush(nowMs: number, options: { wait: boolean }): Promise<void> {
-    await this.identity.outbox.scheduleFlush(nowMs);
-    if (!options.wait) return;
-    await this.identity.outbox.flush(this.env.DB).catch((error: unknown) => {
-      console.error("identity guard: D1 flush failed, alarm will retry", String(error));
+  private async flush(nowMs: number, options: { wait: "none" | "queued" | "applied" }): Promise<void> {
+    await this.armAlarm(nowMs, SAFETY_ALARM_MS);
+    const row = this.row();
+    if (!row) return;
+    const { outbox } = this.identity;
+    if (options.wait !== "applied") {
+      const sent = outbox.ship(this.env.D1_WRITES, row.id).catch((error: unknown) => {
+        console.error("identity guard: sending D1 writes failed, alarm will retry", String(error));
+      });
+      if (options.wait === "queued") await sent;
+      return;
+    }
+    await outbox.apply(this.env.DB, this.env.D1_WRITES, row.id, Date.now() + DIRECT_WAIT_MS).catch((error: unknown) => {
+      console.error("identity guard: applying D1 writes failed, alarm will retry", String(error));
     });
     await syncMarksToKv(this.identity, this.env.REVOCATIONS, nowMs).catch((error: unknown) => {
       console.error("identity guard: KV sync failed, alarm will retry", String(error));
     });
+  }
+
+  /** Enters this identity in the directory (identity id -> external id); the alarm retries a failure. */
+  private async registerInDirectory(nowMs: number): Promise<void> {
+    const row = this.row();
+    if (!row || (await this.ctx.storage.get(DIRECTORY_KEY)) === true) return;
+    try {
+      await registerIdentity(this.env, row);
+      await this.ctx.storage.put(DIRECTORY_KEY, true);
+    } catch (error) {
+      console.error("identity guard: directory registration failed, alarm will retry", String(error));
+      await this.armAlarm(nowMs, RETRY_ALARM_MS);
+    }
+  }
+
+  private async armAlarm(nowMs: number, delayMs: number): Promise<void> {
+    if (this.alarmArmed) return;
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(nowMs + delayMs);
+    this.alarmArmed = true;
   }
 
   private migrate(): void {

@@ -1,23 +1,38 @@
-import type { D1Write, SqlParam } from "../db/writes";
+import { type D1Write, isBulkTable, type SqlParam } from "../db/writes";
+import { consumeOutboxBatch } from "./d1-sink";
+import { type OutboxMessage, outboxMessage } from "./shipment";
 
 /**
  * A Durable Object's queue of D1 writes. A write is first made durable in the object's own
- * SQLite storage (in the same transaction as the state change it records), then replayed to
- * D1. Every queued statement is idempotent (INSERT OR IGNORE, absolute UPDATEs), so a replay
- * after a crash or a retry from the alarm does no harm; flushes never overlap, so statements
- * reach D1 in the order they were queued.
+ * SQLite storage (in the same transaction as the state change it records), then leaves by one
+ * of two ways, one per kind of object:
+ * - `ship` (identity objects, many of them, on the hot path): sends the rows to the D1 writes
+ *   queue, whose consumer applies many objects' rows in one D1 batch (d1-sink.ts), each exactly
+ *   once and in order; the rows are deleted once the queue has them.
+ * - `flush` (company objects, few, off the hot path): replays the rows to D1 directly.
+ * Every statement is idempotent (INSERT OR IGNORE, absolute UPDATEs), and neither way overlaps
+ * itself, so a retry after a crash does no harm and rows reach D1 in the order they were queued.
  */
 
 interface QueuedStatement {
   seq: number;
   sql: string;
   params: string;
+  bulk: string | null;
 }
 
 const FLUSH_BATCH = 50;
+/** A queue message holds at most 128 KB; a shipment's messages stay well under it. */
+const MESSAGE_BYTES = 96 * 1024;
+/** Messages per `sendBatch` (the queue's limit is 100 messages and 256 KB). */
+const SEND_MESSAGES = 2;
+/** How often a direct apply looks again whether the rows before its own have landed. */
+const DIRECT_RETRY_MS = 100;
 
 export class D1Outbox {
   private flushing: Promise<void> = Promise.resolve();
+  private shipping: Promise<void> | null = null;
+  private shipAgain = false;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -29,11 +44,148 @@ export class D1Outbox {
     this.sql.exec(
       "CREATE TABLE IF NOT EXISTS d1_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, sql TEXT NOT NULL, params TEXT NOT NULL)",
     );
+    const columns = this.sql.exec<{ name: string }>("PRAGMA table_info(d1_outbox)").toArray();
+    if (!columns.some((c) => c.name === "bulk")) this.sql.exec("ALTER TABLE d1_outbox ADD COLUMN bulk TEXT");
+    // The number of the last row shipped: the next message continues from it.
+    this.sql.exec(
+      "CREATE TABLE IF NOT EXISTS d1_outbox_shipped (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), through INTEGER NOT NULL)",
+    );
   }
 
   /** Queues a write (from `db/writes.ts`); call inside the storage transaction of the change it mirrors. */
   enqueue(write: D1Write): void {
-    this.sql.exec("INSERT INTO d1_outbox (sql, params) VALUES (?, ?)", write.sql, JSON.stringify(write.params));
+    this.sql.exec(
+      "INSERT INTO d1_outbox (sql, params, bulk) VALUES (?, ?, ?)",
+      write.sql,
+      JSON.stringify(write.params),
+      write.bulk ?? null,
+    );
+  }
+
+  /**
+   * Sends every pending row to `queue` as messages continuing this object's numbering, then
+   * deletes them. Calls while a shipment runs are folded into one more shipment after it. Rows
+   * stay until the queue accepted them: a crash before that leaves them for the next call or the
+   * alarm, a crash after it makes the consumer see a duplicate, which it ignores.
+   */
+  ship(queue: Queue<OutboxMessage>, source: string): Promise<void> {
+    if (this.shipping) {
+      this.shipAgain = true;
+      return this.shipping;
+    }
+    const run = (async () => {
+      try {
+        do {
+          this.shipAgain = false;
+          await this.shipPending(queue, source, null);
+        } while (this.shipAgain);
+      } finally {
+        this.shipping = null;
+      }
+    })();
+    this.shipping = run;
+    return run;
+  }
+
+  /**
+   * Off the hot path: applies the pending rows to D1 itself, by the consumer's own rule (so still
+   * exactly once and in order), so the change is readable when the caller answers. If rows this
+   * object sent earlier are still in the queue, it waits for them until `deadlineMs`, then leaves
+   * its rows to the queue as `ship` would.
+   */
+  async apply(db: D1Database, queue: Queue<OutboxMessage>, source: string, deadlineMs: number): Promise<void> {
+    while (this.shipping) await this.shipping.catch(() => undefined);
+    this.shipAgain = false;
+    const run = this.shipPending(queue, source, { db, deadlineMs }).finally(() => {
+      this.shipping = null;
+      // Rows written while this ran (a verify, say) go the usual way.
+      if (this.shipAgain) void this.ship(queue, source).catch(() => undefined);
+    });
+    this.shipping = run;
+    return run;
+  }
+
+  private async shipPending(
+    queue: Queue<OutboxMessage>,
+    source: string,
+    direct: { db: D1Database; deadlineMs: number } | null,
+  ): Promise<void> {
+    for (;;) {
+      const after =
+        this.sql.exec<{ through: number }>("SELECT through FROM d1_outbox_shipped WHERE singleton = 1").toArray()[0]
+          ?.through ?? 0;
+      const messages: OutboxMessage[] = [];
+      let from = after;
+      let rows: (D1Write & { seq: number })[] = [];
+      let bytes = 0;
+      const cursor = this.sql.exec<{ seq: number; sql: string; params: string; bulk: string | null }>(
+        "SELECT seq, sql, params, bulk FROM d1_outbox WHERE seq > ? ORDER BY seq",
+        after,
+      );
+      for (const row of cursor as Iterable<QueuedStatement>) {
+        const size = row.params.length + (row.bulk ? 16 : row.sql.length) + 32;
+        if (rows.length > 0 && bytes + size > MESSAGE_BYTES) {
+          const message = outboxMessage(source, from, rows);
+          messages.push(message);
+          from = message.through;
+          rows = [];
+          bytes = 0;
+          if (messages.length === SEND_MESSAGES) break;
+        }
+        rows.push({
+          seq: row.seq,
+          sql: row.sql,
+          params: JSON.parse(row.params) as SqlParam[],
+          ...(isBulkTable(row.bulk) ? { bulk: row.bulk } : {}),
+        });
+        bytes += size;
+      }
+      if (rows.length > 0 && messages.length < SEND_MESSAGES) messages.push(outboxMessage(source, from, rows));
+      const last = messages.at(-1);
+      if (!last) return;
+      if (direct && messages.length === 1 && (await this.applyDirectly(direct.db, last, direct.deadlineMs))) {
+        this.markShipped(last.through);
+        continue;
+      }
+      await queue.sendBatch(messages.map((body) => ({ body, contentType: "json" as const })));
+      this.markShipped(last.through);
+    }
+  }
+
+  /** Applies one message now; false when earlier rows are still on their way past the deadline. */
+  private async applyDirectly(db: D1Database, message: OutboxMessage, deadlineMs: number): Promise<boolean> {
+    for (;;) {
+      let applied = false;
+      await consumeOutboxBatch(
+        db,
+        [
+          {
+            id: `direct:${message.source}:${message.through}`,
+            body: message,
+            attempts: 1,
+            ack: () => {
+              applied = true;
+            },
+            // Earlier rows not in D1 yet, or D1 failed: look again, or leave it to the queue.
+            retry: () => undefined,
+          },
+        ],
+        Date.now(),
+      );
+      if (applied) return true;
+      if (Date.now() + DIRECT_RETRY_MS > deadlineMs) return false;
+      await new Promise((resolve) => setTimeout(resolve, DIRECT_RETRY_MS));
+    }
+  }
+
+  private markShipped(through: number): void {
+    this.storage.transactionSync(() => {
+      this.sql.exec("DELETE FROM d1_outbox WHERE seq <= ?", through);
+      this.sql.exec(
+        "INSERT INTO d1_outbox_shipped (singleton, through) VALUES (1, ?) ON CONFLICT (singleton) DO UPDATE SET through = max(through, excluded.through)",
+        through,
+      );
+    });
   }
 
   pendingCount(): number {

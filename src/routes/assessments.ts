@@ -169,7 +169,7 @@ export const assessmentRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
     const nowMs = Date.now();
     const row = await findAssessment(c.env.DB, caller.companyId, id);
     const context = JSON.parse(row.context) as AssessmentContext;
-    const externalId = await externalIdOf(c.env.DB, caller.companyId, row.identityId);
+    const externalId = await externalIdOf(c.env, caller.companyId, row.identityId);
     if (externalId === null) throw new ApiError("not_found", {}, { message: "Assessment not found" });
     const ip = parseIp(context.ip);
     if (verdict === "fraudulent" && ip) await ipWatch(c.env, caller.companyId, canonicalIp(ip)).markFraudulent(nowMs);

@@ -75,7 +75,7 @@ export const discoverRoutes = new OpenAPIHono<AppEnv>({ defaultHook }).openapi(d
   const { sentinel } = c.req.valid("json");
   const caller = c.get("caller");
   const nowMs = Date.now();
-  const externalId = await externalIdOf(c.env.DB, caller.companyId, sentinel.id);
+  const externalId = await externalIdOf(c.env, caller.companyId, sentinel.id);
   if (externalId === null) throw new ApiError("not_found", {}, { message: "Identity not found" });
   const ip = parseIp(sentinel.context.ip);
   if (!ip) throw new ApiError("invalid_request", { details: [{ path: "sentinel.context.ip", message: "invalid" }] });

@@ -3,6 +3,7 @@ import { and, desc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { Context } from "hono";
 import { companyLedger } from "../company/ledger";
+import type { Env } from "../config/env";
 import { identityActions } from "../db/schema";
 import { ApiError } from "../errors";
 import { ActionSchema, actionToWire } from "../http/action-schema";
@@ -104,8 +105,8 @@ const listActions = createRoute({
 const identityIdOf = (params: { userId: string }): string => params.userId;
 
 /** The caller's identity with this internal id (through the directory), or 404 as if it did not exist. */
-async function findIdentity(db: D1Database, companyId: string, identityId: string): Promise<{ externalId: string }> {
-  const externalId = await externalIdOf(db, companyId, identityId);
+async function findIdentity(env: Env, companyId: string, identityId: string): Promise<{ externalId: string }> {
+  const externalId = await externalIdOf(env, companyId, identityId);
   if (externalId === null) throw new ApiError("not_found", {}, { message: "Identity not found" });
   return { externalId };
 }
@@ -124,7 +125,7 @@ async function act(
   const { env } = c;
   const caller = c.get("caller");
   const nowMs = Date.now();
-  const { externalId } = await findIdentity(env.DB, caller.companyId, identityId);
+  const { externalId } = await findIdentity(env, caller.companyId, identityId);
   const ledger = companyLedger(env, caller.companyId);
   const incidentId = body.incident_id ?? null;
   const link = incidentId === null ? "external" : await ledger.linkAction(incidentId, nowMs);
@@ -165,7 +166,7 @@ export const identityActionRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
   .openapi(listActions, async (c) => {
     const identityId = identityIdOf(c.req.valid("param"));
     const { companyId } = c.get("caller");
-    await findIdentity(c.env.DB, companyId, identityId);
+    await findIdentity(c.env, companyId, identityId);
     const rows = await drizzle(c.env.DB)
       .select()
       .from(identityActions)

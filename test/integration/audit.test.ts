@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { call, provision, tenant } from "../helpers";
+import { auditEvents, call, provision, tenant } from "../helpers";
 
 describe("GET /v1/audit/events", () => {
   it("answers newest first with the event shape", async () => {
     const { key, keyId } = await tenant();
     const created = await provision(key, "alice");
+    await auditEvents(key, "", 3);
     const res = await call("/v1/audit/events", { key });
     expect(res.status).toBe(200);
     const [latest] = res.body.events;
@@ -35,6 +36,7 @@ describe("GET /v1/audit/events", () => {
     const { key } = await tenant();
     const alice = await provision(key, "alice");
     await provision(key, "bob");
+    await auditEvents(key, "", 4);
     const byIdentity = await call(`/v1/audit/events?identity_id=${alice.body.user.id}`, { key });
     expect(byIdentity.body.events.map((e: { identity_id: string }) => e.identity_id)).toEqual([alice.body.user.id]);
     const byType = await call("/v1/audit/events?type=identity.provisioned", { key });
@@ -56,6 +58,7 @@ describe("GET /v1/audit/events", () => {
   it("pages with a cursor without losing or repeating an event", async () => {
     const { key } = await tenant();
     for (let i = 0; i < 7; i++) await provision(key, `user-${i}`);
+    await auditEvents(key, "", 9);
     const seen: string[] = [];
     let cursor: string | null = null;
     let pages = 0;

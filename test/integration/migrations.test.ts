@@ -21,15 +21,23 @@ async function schemaOf(db: D1Database): Promise<Record<string, string>> {
   );
 }
 
-/** schema.sql's statements, comments dropped, split on semicolons. */
+/** schema.sql's statements, comments dropped, split on semicolons (a trigger's body kept whole to its END). */
 function statements(sql: string): string[] {
-  return sql
+  const parts = sql
     .split("\n")
     .filter((line) => !line.trimStart().startsWith("--"))
     .join("\n")
     .split(";")
     .map((statement) => statement.trim())
     .filter((statement) => statement.length > 0);
+  const whole: string[] = [];
+  for (const part of parts) {
+    const open = whole.at(-1);
+    if (open !== undefined && /\bCREATE TRIGGER\b/i.test(open) && !/\bEND$/i.test(open)) {
+      whole[whole.length - 1] = `${open}; ${part}`;
+    } else whole.push(part);
+  }
+  return whole;
 }
 
 describe("D1 migrations", () => {

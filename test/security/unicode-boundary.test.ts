@@ -7,6 +7,7 @@
  * lands on another. Every string at the boundary (body, query, path) must be well-formed, or
  * the request is `400 invalid_request` naming the field, before anything is stored.
  */
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, enrolled, provision, tenant } from "../helpers";
@@ -104,8 +105,10 @@ describe("an action reaches only the identity it names", () => {
     const { key, identityId: aliceId } = await enrolled("alice");
     const bob = await provision(key, "bob");
     // A corrupted directory: alice's internal id now points at bob's external id (and so bob's object).
-    await env.DB.prepare("DELETE FROM identities WHERE id = ?").bind(bob.body.user.id).run();
-    await env.DB.prepare("UPDATE identities SET external_id = 'bob' WHERE id = ?").bind(aliceId).run();
+    const entry = env.IDENTITY_DIRECTORY.get(env.IDENTITY_DIRECTORY.idFromName(aliceId));
+    await runInDurableObject(entry, (_, state) => {
+      state.storage.sql.exec("UPDATE entry SET external_id = 'bob'");
+    });
     const res = await call(`/v1/sentinel/identity/${aliceId}/disable`, { key, body: { reason: "r" } });
     expect(res.status).toBe(404);
     const profile = await call("/v1/idp/users?externalUserId=bob", { key });
