@@ -14,6 +14,12 @@ export function d1Meter(): { statements: number; batches: number; since: string 
 const METERED = Symbol("metered");
 const wrapped = new WeakMap<D1Database, D1Database>();
 
+/** The binding under a metered one (the meter's own report must not count itself). */
+export function unmeteredD1(db: D1Database): D1Database {
+  return (db as unknown as Record<symbol, D1Database | undefined>)[UNDERLYING] ?? db;
+}
+const UNDERLYING = Symbol("underlying");
+
 /** `db` with every statement it runs counted. Same behaviour otherwise. */
 export function meteredD1(db: D1Database): D1Database {
   if ((db as unknown as Record<symbol, boolean>)[METERED]) return db;
@@ -21,6 +27,7 @@ export function meteredD1(db: D1Database): D1Database {
   if (known) return known;
   const metered = {
     [METERED]: true,
+    [UNDERLYING]: db,
     prepare: (query: string) => meteredStatement(db.prepare(query)),
     batch: <T>(statements: D1PreparedStatement[]) => {
       counts.statements += statements.length;

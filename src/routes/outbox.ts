@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { d1Meter } from "../db/meter";
+import { d1Meter, unmeteredD1 } from "../db/meter";
 import { ApiError } from "../errors";
 import { requireAdmin } from "../http/admin-auth";
 import type { AppEnv } from "../http/context";
@@ -74,7 +74,8 @@ const replay = createRoute({
 
 export const outboxRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
   .openapi(report, async (c) => {
-    const deadLetters = await deadLetterSummary(c.env.DB);
+    // Read apart from the meter, so polling this report does not move the count it reports.
+    const deadLetters = await deadLetterSummary(unmeteredD1(c.env.DB));
     return c.json({ dead_letters: deadLetters, d1: { ...d1Meter(), scope: "isolate" as const } }, 200);
   })
   .openapi(replay, async (c) => {
