@@ -28,6 +28,9 @@ const seconds = Number(option("seconds", "10"));
 const concurrency = Number(option("concurrency", "16"));
 const port = Number(option("port", "8799"));
 const jsonPath = option("json", null);
+/** `--only verify,provision`: run just these rows (and the baselines), for quick comparisons. */
+const only = option("only", null)?.split(",") ?? null;
+const BASELINES = ["health", "floor"];
 const base = `http://127.0.0.1:${port}`;
 const floorPort = port + 1;
 const floorBase = `http://127.0.0.1:${floorPort}`;
@@ -109,6 +112,9 @@ async function pool(items, workers, work) {
 
 /** One timed phase: `concurrency` loops calling `request(n)` until the time is up or it returns null. */
 async function phase(name, request) {
+  if (only && ![...only, ...BASELINES].some((prefix) => name.startsWith(prefix))) {
+    return { name, requests: 0, errors: 0, rps: 0, skipped: true };
+  }
   let requests = 0;
   let errors = 0;
   let n = 0;
@@ -243,7 +249,7 @@ async function main() {
     `\nbaseline: health ${health.toFixed(0)} req/s (first ${first.toFixed(0)}, last ${last.toFixed(0)}: noise ${((Math.abs(first - last) / health) * 100).toFixed(0)}%), floor ${floorRps.toFixed(0)} req/s\n`,
   );
   console.log("endpoint                 requests  errors    req/s  /health  /floor  target");
-  for (const row of rows) {
+  for (const row of rows.filter((r) => !r.skipped)) {
     const verdict = row.target === null ? "" : `${row.target.toFixed(2)} ${row.ratio >= row.target ? "PASS" : "BELOW"}`;
     const flag = row.errors > 0 ? "  (errors!)" : "";
     console.log(

@@ -9,6 +9,7 @@ import { recordDeadLetters } from "./ledger/dead-letters";
 export { CompanyLedger } from "./company/ledger";
 export { IdentityDirectory } from "./identity/directory";
 export { IdentityGuard } from "./identity/guard";
+export { OutboxRelay } from "./ledger/relay";
 export { IpWatch } from "./risk/ip-watch";
 
 const app = buildApp();

@@ -96,7 +96,7 @@ export async function verifyCode(
 }
 
 /** Audit events of the caller's company, all pages; waits up to `waitMs` for at least `atLeast` (hot-path events ship from the alarm). */
-export async function auditEvents(key: string, query = "", atLeast = 0, waitMs = 5000): Promise<any[]> {
+export async function auditEvents(key: string, query = "", atLeast = 0, waitMs = 10_000): Promise<any[]> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     const events: any[] = [];

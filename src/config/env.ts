@@ -1,7 +1,8 @@
 import type { CompanyLedger } from "../company/ledger";
 import type { IdentityDirectory } from "../identity/directory";
 import type { IdentityGuard } from "../identity/guard";
-import type { OutboxMessage } from "../ledger/shipment";
+import type { OutboxRelay } from "../ledger/relay";
+import type { QueueBundle } from "../ledger/shipment";
 import type { IpWatch } from "../risk/ip-watch";
 
 /** Bindings, vars and secrets of the Worker (see wrangler.toml and the README's configuration table). */
@@ -14,8 +15,10 @@ export interface Env {
   IP_WATCH: DurableObjectNamespace<IpWatch>;
   /** Identity id -> (company, external id), one small object per identity id. */
   IDENTITY_DIRECTORY: DurableObjectNamespace<IdentityDirectory>;
-  /** The D1 writes of identity objects, applied in batches across identities (src/ledger/d1-sink.ts). */
-  D1_WRITES: Queue<OutboxMessage>;
+  /** Bundles of identity objects' D1 writes, applied in batches across identities (src/ledger/d1-sink.ts). */
+  D1_WRITES: Queue<QueueBundle>;
+  /** Gathers identity objects' D1 writes into bundles for D1_WRITES (src/ledger/relay.ts). */
+  OUTBOX_RELAY: DurableObjectNamespace<OutboxRelay>;
 
   /** Secret. Bearer token of the admin routes; without it they answer 404. */
   ADMIN_TOKEN?: string;

@@ -8,7 +8,8 @@ import { canonicalIp, parseIp } from "../domain/risk/network";
 import type { RiskPolicy } from "../domain/risk/policy";
 import type { IpState, RiskInput } from "../domain/risk/signals";
 import { HashChain } from "../ledger/hash-chain";
-import { D1Outbox } from "../ledger/outbox";
+import { D1Outbox, type SendMessages } from "../ledger/outbox";
+import { relayFor } from "../ledger/relay";
 import { applyIdentityAction } from "./actions";
 import { type AssessmentContext, type AssessmentResult, applyFeedback, assessIdentity } from "./assessment";
 import { replaceBackupCodes } from "./backup-codes";
@@ -37,7 +38,7 @@ const SAFETY_ALARM_MS = 10_000;
 /** When it runs again after a failed send or KV sync. */
 const RETRY_ALARM_MS = 5_000;
 /** How long a change off the hot path waits for this identity's queued writes to land before its own. */
-const DIRECT_WAIT_MS = 3_000;
+const DIRECT_WAIT_MS = 10_000;
 /** Set once the directory knows this identity. */
 const DIRECTORY_KEY = "directory_registered";
 
@@ -89,7 +90,7 @@ export class IdentityGuard extends DurableObject<Env> {
     const identity = this.transaction(() => provisionIdentity(this.identity, companyId, externalId, nowMs, meta));
     // No D1 round trip: the identity is durable here, its D1 rows go by the queue, and the
     // directory (how Sentinel finds it by id) knows it before the answer.
-    await Promise.all([this.flush(nowMs, { wait: "queued" }), this.registerInDirectory(nowMs)]);
+    await Promise.all([this.flush(nowMs, { d1: "relay", kv: false }), this.registerInDirectory(nowMs)]);
     return { created: true, identity };
   }
 
@@ -110,7 +111,7 @@ export class IdentityGuard extends DurableObject<Env> {
     if (!row) return { result: "not_found" };
     if (recordOf(row).status === "disabled") return { result: "disabled" };
     this.transaction(() => storeTotpSecret(this.identity, row, sealedSecret, confirm, nowMs, meta));
-    await this.flush(nowMs, { wait: "queued" });
+    await this.flush(nowMs, { d1: "relay", kv: false });
     return { result: "enrolled", identity: recordOf(row) };
   }
 
@@ -125,7 +126,7 @@ export class IdentityGuard extends DurableObject<Env> {
     if (recordOf(row).status === "disabled") return { result: "disabled" };
     const codes = generateBackupCodes(count);
     this.transaction(() => replaceBackupCodes(this.identity, row, codes, generateBackupCodeSalt(), nowMs, meta));
-    await this.flush(nowMs, { wait: "queued" });
+    await this.flush(nowMs, { d1: "relay", kv: false });
     return { result: "generated", codes };
   }
 
@@ -143,7 +144,7 @@ export class IdentityGuard extends DurableObject<Env> {
       // A re-enrolment slipped in while the secrets were being opened: open the new ones.
       if (row.totp_secret !== before.totp_secret || row.totp_pending_secret !== before.totp_pending_secret) continue;
       const outcome = this.transaction(() => decideVerify(this.identity, row, secrets, code, nowMs, meta));
-      await this.flush(nowMs, { wait: "none" });
+      await this.flush(nowMs, { d1: "relay", kv: false });
       return outcome;
     }
   }
@@ -153,7 +154,7 @@ export class IdentityGuard extends DurableObject<Env> {
     const row = this.row();
     if (!row) return null;
     this.transaction(() => clearLockout(this.identity, row, nowMs, meta));
-    await this.flush(nowMs, { wait: "queued" });
+    await this.flush(nowMs, { d1: "relay", kv: true });
     return this.profile(nowMs);
   }
 
@@ -179,7 +180,7 @@ export class IdentityGuard extends DurableObject<Env> {
     const session = row ? this.identity.store.session(sessionId) : null;
     if (!row || !session) return { result: "not_found" };
     const { revokedAt } = this.transaction(() => revokeOneSession(this.identity, row, session, nowMs, meta));
-    await this.flush(nowMs, { wait: "queued" });
+    await this.flush(nowMs, { d1: "relay", kv: true });
     return { result: "revoked", revokedAt };
   }
 
@@ -210,7 +211,7 @@ export class IdentityGuard extends DurableObject<Env> {
       return { result: "not_found" };
     }
     const outcome = this.transaction(() => applyIdentityAction(this.identity, row, type, details, nowMs, meta));
-    await this.flush(nowMs, { wait: "applied" });
+    await this.flush(nowMs, { d1: "apply", kv: true });
     return outcome;
   }
 
@@ -241,7 +242,7 @@ export class IdentityGuard extends DurableObject<Env> {
     const result = this.transaction(() =>
       assessIdentity(this.identity, row, input, context, policy, ipState, nowMs, meta),
     );
-    await this.flush(nowMs, { wait: "none" });
+    await this.flush(nowMs, { d1: "relay", kv: false });
     return result;
   }
 
@@ -257,7 +258,7 @@ export class IdentityGuard extends DurableObject<Env> {
     const row = this.row();
     if (!row || row.id !== identityId) return { result: "not_found" };
     this.transaction(() => applyFeedback(this.identity, row, assessmentId, verdict, context, nowMs, meta));
-    await this.flush(nowMs, { wait: "applied" });
+    await this.flush(nowMs, { d1: "apply", kv: true });
     return { result: "recorded" };
   }
 
@@ -268,7 +269,8 @@ export class IdentityGuard extends DurableObject<Env> {
     if (!row) return;
     try {
       await this.registerInDirectory(Date.now());
-      await this.identity.outbox.ship(this.env.D1_WRITES, row.id);
+      await this.identity.outbox.ship(this.sendToRelay(row.id), row.id);
+      this.ctx.storage.transactionSync(() => this.identity.outbox.settleShipped());
       await syncMarksToKv(this.identity, this.env.REVOCATIONS, Date.now());
     } finally {
       const synced = this.row();
@@ -293,29 +295,37 @@ export class IdentityGuard extends DurableObject<Env> {
   /**
    * Sends this change's D1 writes on. The alarm is armed first (one storage write, and none
    * while it is already armed), so a crash at any point leaves a retry behind. The hot path
-   * (verify, discover) hands them to the queue after answering ("none"), provisioning before
-   * answering ("queued"), to be applied in a batch across identities; the rest ("applied")
-   * applies them to D1 itself before answering (by the queue consumer's rule, so still once and
-   * in order) and pushes its KV marks.
+   * and most changes ("relay") hand them to a relay after answering (they are durable here
+   * already), to be applied in a batch across identities; actions and feedback ("apply") apply
+   * them to D1 before answering (by the queue consumer's rule, so still once and in order), so an
+   * incident's actions and an analyst's verdict are readable at once. Changes to revocation marks
+   * (`kv`) push them to KV before answering, for the eventual introspection path.
    */
-  private async flush(nowMs: number, options: { wait: "none" | "queued" | "applied" }): Promise<void> {
+  private async flush(nowMs: number, options: { d1: "relay" | "apply"; kv: boolean }): Promise<void> {
     await this.armAlarm(nowMs, SAFETY_ALARM_MS);
     const row = this.row();
     if (!row) return;
     const { outbox } = this.identity;
-    if (options.wait !== "applied") {
-      const sent = outbox.ship(this.env.D1_WRITES, row.id).catch((error: unknown) => {
+    if (options.d1 === "relay") {
+      outbox.ship(this.sendToRelay(row.id), row.id).catch((error: unknown) => {
         console.error("identity guard: sending D1 writes failed, alarm will retry", String(error));
       });
-      if (options.wait === "queued") await sent;
-      return;
+    } else {
+      await outbox
+        .apply(this.env.DB, this.sendToRelay(row.id), row.id, Date.now() + DIRECT_WAIT_MS)
+        .catch((error: unknown) => {
+          console.error("identity guard: applying D1 writes failed, alarm will retry", String(error));
+        });
     }
-    await outbox.apply(this.env.DB, this.env.D1_WRITES, row.id, Date.now() + DIRECT_WAIT_MS).catch((error: unknown) => {
-      console.error("identity guard: applying D1 writes failed, alarm will retry", String(error));
-    });
+    if (!options.kv) return;
     await syncMarksToKv(this.identity, this.env.REVOCATIONS, nowMs).catch((error: unknown) => {
       console.error("identity guard: KV sync failed, alarm will retry", String(error));
     });
+  }
+
+  /** Hands messages to this identity's relay (relay.ts); resolves once they are on the queue. */
+  private sendToRelay(source: string): SendMessages {
+    return (messages) => relayFor(this.env, source).accept(messages);
   }
 
   /** Enters this identity in the directory (identity id -> external id); the alarm retries a failure. */

@@ -2,7 +2,7 @@ import { type D1Write, prepare } from "../db/writes";
 import { isoTime } from "../domain/ids";
 import {
   type OutboxMessage,
-  parseOutboxMessage,
+  parseQueueBundle,
   planShipment,
   readProgress,
   type ShipmentPlan,
@@ -10,12 +10,13 @@ import {
 } from "./shipment";
 
 /**
- * The consumer of the D1 writes queue: a whole batch of messages (from many objects) becomes one
- * D1 batch of a few statements (see shipment.ts). Each message is acknowledged only once its rows
- * are in D1 (or were already); one that waits for an earlier message of its object, or whose
- * batch failed, is retried. A statement that fails on its own is isolated: the batch is applied
- * message by message, so only the failing message is retried and, after its last retry, moves to
- * the dead-letter queue (dead-letters.ts) while everything else lands.
+ * The consumer of the D1 writes queue: a whole batch of bundles (each the messages of many
+ * objects, gathered by a relay) becomes one D1 batch of a few statements (see shipment.ts). A
+ * bundle is acknowledged only once all its rows are in D1 (or were already); one holding a
+ * message that waits for an earlier message of its object, or whose batch failed, is retried. A
+ * statement that fails on its own is isolated: the batch is then applied message by message, so
+ * only the bundle holding the failing message is retried and, after its last retry, moves to the
+ * dead-letter queue (dead-letters.ts) while everything else lands.
  */
 
 /** The part of a queue message the sink uses (Message<unknown> has it; tests build their own). */
@@ -40,55 +41,53 @@ const RETRY_DELAY_SECONDS = 1;
 
 export async function consumeOutboxBatch(
   db: D1Database,
-  messages: readonly SinkMessage[],
+  batch: readonly SinkMessage[],
   nowMs: number,
 ): Promise<SinkReport> {
   const report: SinkReport = { applied: 0, duplicate: 0, waiting: 0, failed: 0, statements: 0 };
-  const valid: { id: SinkMessage; message: OutboxMessage }[] = [];
-  for (const entry of messages) {
-    const message = parseOutboxMessage(entry.body);
-    if (message) valid.push({ id: entry, message });
+  // Each queue message is a bundle of many sources' messages; a bundle is acknowledged once all
+  // of its messages are in D1, and offered again (whole: what landed is then a duplicate) if not.
+  const entries: { id: SinkMessage; message: OutboxMessage }[] = [];
+  for (const outer of batch) {
+    const messages = parseQueueBundle(outer.body);
+    if (messages) for (const message of messages) entries.push({ id: outer, message });
     else {
-      // Never sent by our objects; retried to the dead-letter queue, where it is recorded.
+      // Never sent by our relays; retried to the dead-letter queue, where it is recorded.
       report.failed++;
-      entry.retry({ delaySeconds: RETRY_DELAY_SECONDS });
+      outer.retry({ delaySeconds: RETRY_DELAY_SECONDS });
     }
   }
-  if (valid.length === 0) return report;
+  if (entries.length === 0) return report;
+  const unsettled = new Set<SinkMessage>();
+  const sources = [...new Set(entries.map((e) => e.message.source))];
 
   let progress: Map<string, number>;
   try {
-    progress = await readSourceProgress(db, [...new Set(valid.map((v) => v.message.source))]);
-  } catch (error) {
-    logFailure("progress read failed", error, valid.length);
-    for (const { id } of valid) id.retry({ delaySeconds: RETRY_DELAY_SECONDS });
-    report.failed += valid.length;
-    return report;
-  }
-  report.statements++;
-
-  const plan = planShipment(valid, progress);
-  const statements = shipmentStatements(plan, isoTime(nowMs));
-  try {
+    progress = await readSourceProgress(db, sources);
+    report.statements++;
+    const plan = planShipment(entries, progress);
+    const statements = shipmentStatements(plan, isoTime(nowMs));
     if (statements.length > 0) await db.batch(statements.map((s) => prepare(db, s)));
     report.statements += statements.length;
-    settle(plan, report);
-    return report;
+    tally(plan, report, unsettled);
+    return settle(batch, entries, unsettled, report);
   } catch (error) {
-    logFailure("batch failed, applying message by message", error, valid.length);
+    logFailure("batch failed, applying message by message", error, entries.length);
   }
 
-  // One message at a time, in each object's order, against progress read afresh.
+  // One message at a time, in each source's order, against progress read afresh: a message
+  // that fails on its own holds back only its bundle.
+  unsettled.clear();
+  report.applied = report.duplicate = report.waiting = 0;
   try {
-    progress = await readSourceProgress(db, [...new Set(valid.map((v) => v.message.source))]);
+    progress = await readSourceProgress(db, sources);
     report.statements++;
   } catch (error) {
-    logFailure("progress read failed", error, valid.length);
-    for (const { id } of valid) id.retry({ delaySeconds: RETRY_DELAY_SECONDS });
-    report.failed += valid.length;
-    return report;
+    logFailure("progress read failed", error, entries.length);
+    for (const { id } of entries) unsettled.add(id);
+    return settle(batch, entries, unsettled, report);
   }
-  const ordered = [...valid].sort(
+  const ordered = [...entries].sort(
     (a, b) => a.message.source.localeCompare(b.message.source) || a.message.after - b.message.after,
   );
   for (const entry of ordered) {
@@ -98,23 +97,37 @@ export async function consumeOutboxBatch(
       if (one.length > 0) await db.batch(one.map((s) => prepare(db, s)));
       report.statements += one.length;
       for (const advance of single.advances) progress.set(advance.source, advance.through);
-      settle(single, report);
+      tally(single, report, unsettled);
     } catch (error) {
       logFailure(`message ${entry.message.source}:${entry.message.after}-${entry.message.through} failed`, error, 1);
       report.failed++;
-      entry.id.retry({ delaySeconds: RETRY_DELAY_SECONDS });
+      unsettled.add(entry.id);
     }
   }
-  return report;
+  return settle(batch, entries, unsettled, report);
 }
 
-function settle(plan: ShipmentPlan<SinkMessage>, report: SinkReport): void {
-  for (const m of plan.apply) m.ack();
-  for (const m of plan.duplicate) m.ack();
-  for (const m of plan.waiting) m.retry({ delaySeconds: RETRY_DELAY_SECONDS });
+function tally(plan: ShipmentPlan<SinkMessage>, report: SinkReport, unsettled: Set<SinkMessage>): void {
   report.applied += plan.apply.length;
   report.duplicate += plan.duplicate.length;
   report.waiting += plan.waiting.length;
+  for (const outer of plan.waiting) unsettled.add(outer);
+}
+
+/** Acknowledges each bundle whose messages all landed; offers the others again. */
+function settle(
+  batch: readonly SinkMessage[],
+  entries: { id: SinkMessage }[],
+  unsettled: Set<SinkMessage>,
+  report: SinkReport,
+): SinkReport {
+  const carried = new Set(entries.map((e) => e.id));
+  for (const outer of batch) {
+    if (!carried.has(outer)) continue;
+    if (unsettled.has(outer)) outer.retry({ delaySeconds: RETRY_DELAY_SECONDS });
+    else outer.ack();
+  }
+  return report;
 }
 
 export async function readSourceProgress(db: D1Database, sources: string[]): Promise<Map<string, number>> {

@@ -1,7 +1,7 @@
 import { bulkInsert, type D1Write, prepare } from "../db/writes";
 import { isoTime } from "../domain/ids";
 import { readSourceProgress, type SinkMessage } from "./d1-sink";
-import { parseOutboxMessage } from "./shipment";
+import { type OutboxMessage, parseOutboxMessage, parseQueueBundle } from "./shipment";
 
 /**
  * The consumer of the dead-letter queue: a message the D1 writes consumer failed on every retry.
@@ -11,74 +11,89 @@ import { parseOutboxMessage } from "./shipment";
  * not held behind it; its own rows wait for the replay.
  */
 
-export async function recordDeadLetters(
-  db: D1Database,
-  messages: readonly SinkMessage[],
-  nowMs: number,
-): Promise<void> {
+export async function recordDeadLetters(db: D1Database, batch: readonly SinkMessage[], nowMs: number): Promise<void> {
   const at = isoTime(nowMs);
-  const entries = messages
-    .map((entry) => ({ entry, message: parseOutboxMessage(entry.body) }))
-    .sort(
-      (a, b) =>
-        (a.message?.source ?? "").localeCompare(b.message?.source ?? "") ||
-        (a.message?.after ?? 0) - (b.message?.after ?? 0),
-    );
-  for (const { entry, message } of entries) {
-    const statements: D1Write[] = [
-      {
-        sql: `INSERT OR IGNORE INTO dead_letters (id, source, after_seq, through_seq, body, attempts, recorded_at)
-              VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        params: [
-          entry.id,
-          message?.source ?? null,
-          message?.after ?? null,
-          message?.through ?? null,
-          JSON.stringify(entry.body ?? null).toWellFormed(),
-          entry.attempts,
-          at,
-        ],
-      },
-    ];
-    if (message) {
-      statements.push(
-        {
-          sql: `UPDATE outbox_progress SET prev = through, through = ?1, updated_at = ?2
-                WHERE source = ?3 AND through >= ?4 AND through < ?1`,
-          params: [message.through, at, message.source, message.after],
-        },
-        {
-          sql: "INSERT OR IGNORE INTO outbox_progress (source, through, prev, updated_at) SELECT ?1, ?2, 0, ?3 WHERE ?4 = 0",
-          params: [message.source, message.through, at, message.after],
-        },
-      );
-    }
+  for (const outer of batch) {
+    // A bundle: each of its messages not yet in D1 is recorded on its own, in its source's order.
+    const messages = parseQueueBundle(outer.body);
+    const units: { id: string; message: OutboxMessage | null; body: unknown }[] = messages
+      ? [...messages]
+          .sort((a, b) => a.source.localeCompare(b.source) || a.after - b.after)
+          .map((message, i) => ({ id: `${outer.id}:${i}`, message, body: message }))
+      : [{ id: outer.id, message: null, body: outer.body }];
     try {
-      await db.batch(statements.map((s) => prepare(db, s)));
-      let skipped = false;
-      if (message)
-        skipped = ((await readSourceProgress(db, [message.source])).get(message.source) ?? 0) >= message.through;
-      if (skipped) await db.prepare("UPDATE dead_letters SET skipped = 1 WHERE id = ?").bind(entry.id).run();
-      console.error(
-        JSON.stringify({
-          level: "error",
-          msg: "d1 writes: message dead-lettered and recorded",
-          message_id: entry.id,
-          source: message?.source ?? null,
-          after: message?.after ?? null,
-          through: message?.through ?? null,
-          attempts: entry.attempts,
-          later_writes_released: skipped,
-        }),
-      );
-      entry.ack();
+      const progress = messages ? await readSourceProgress(db, [...new Set(messages.map((m) => m.source))]) : new Map();
+      for (const unit of units) {
+        const { message } = unit;
+        if (message && (progress.get(message.source) ?? 0) >= message.through) continue; // landed after all
+        await recordOne(db, unit, outer.attempts, at);
+        let released = false;
+        if (message) {
+          const now = (await readSourceProgress(db, [message.source])).get(message.source) ?? 0;
+          progress.set(message.source, now);
+          released = now >= message.through;
+          if (released) await db.prepare("UPDATE dead_letters SET skipped = 1 WHERE id = ?").bind(unit.id).run();
+        }
+        console.error(
+          JSON.stringify({
+            level: "error",
+            msg: "d1 writes: message dead-lettered and recorded",
+            dead_letter_id: unit.id,
+            source: message?.source ?? null,
+            after: message?.after ?? null,
+            through: message?.through ?? null,
+            attempts: outer.attempts,
+            later_writes_released: released,
+          }),
+        );
+      }
+      outer.ack();
     } catch (error) {
       console.error(
         JSON.stringify({ level: "error", msg: "d1 writes: recording a dead letter failed", error: String(error) }),
       );
-      entry.retry({ delaySeconds: 5 });
+      outer.retry({ delaySeconds: 5 });
     }
   }
+}
+
+/** Records one message whole and, when it continues its source's progress, moves the progress past it. */
+async function recordOne(
+  db: D1Database,
+  unit: { id: string; message: OutboxMessage | null; body: unknown },
+  attempts: number,
+  at: string,
+): Promise<void> {
+  const { message } = unit;
+  const statements: D1Write[] = [
+    {
+      sql: `INSERT OR IGNORE INTO dead_letters (id, source, after_seq, through_seq, body, attempts, recorded_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      params: [
+        unit.id,
+        message?.source ?? null,
+        message?.after ?? null,
+        message?.through ?? null,
+        JSON.stringify(unit.body ?? null).toWellFormed(),
+        attempts,
+        at,
+      ],
+    },
+  ];
+  if (message) {
+    statements.push(
+      {
+        sql: `UPDATE outbox_progress SET prev = through, through = ?1, updated_at = ?2
+              WHERE source = ?3 AND through >= ?4 AND through < ?1`,
+        params: [message.through, at, message.source, message.after],
+      },
+      {
+        sql: "INSERT OR IGNORE INTO outbox_progress (source, through, prev, updated_at) SELECT ?1, ?2, 0, ?3 WHERE ?4 = 0",
+        params: [message.source, message.through, at, message.after],
+      },
+    );
+  }
+  await db.batch(statements.map((s) => prepare(db, s)));
 }
 
 export interface DeadLetterView {

@@ -1,14 +1,15 @@
 import { type D1Write, isBulkTable, type SqlParam } from "../db/writes";
-import { consumeOutboxBatch } from "./d1-sink";
+import { consumeOutboxBatch, readSourceProgress } from "./d1-sink";
 import { type OutboxMessage, outboxMessage } from "./shipment";
 
 /**
  * A Durable Object's queue of D1 writes. A write is first made durable in the object's own
  * SQLite storage (in the same transaction as the state change it records), then leaves by one
  * of two ways, one per kind of object:
- * - `ship` (identity objects, many of them, on the hot path): sends the rows to the D1 writes
- *   queue, whose consumer applies many objects' rows in one D1 batch (d1-sink.ts), each exactly
- *   once and in order; the rows are deleted once the queue has them.
+ * - `ship` (identity objects, many of them, on the hot path): hands the rows to a relay, which
+ *   bundles many objects' messages onto the D1 writes queue, whose consumer applies them in one
+ *   D1 batch (d1-sink.ts), each exactly once and in order; the rows are deleted once the relay
+ *   has them.
  * - `flush` (company objects, few, off the hot path): replays the rows to D1 directly.
  * Every statement is idempotent (INSERT OR IGNORE, absolute UPDATEs), and neither way overlaps
  * itself, so a retry after a crash does no harm and rows reach D1 in the order they were queued.
@@ -22,9 +23,12 @@ interface QueuedStatement {
 }
 
 const FLUSH_BATCH = 50;
-/** A queue message holds at most 128 KB; a shipment's messages stay well under it. */
-const MESSAGE_BYTES = 96 * 1024;
-/** Messages per `sendBatch` (the queue's limit is 100 messages and 256 KB). */
+
+/** Where `ship` puts messages: it resolves once they are durable there (a relay, see relay.ts). */
+export type SendMessages = (messages: OutboxMessage[]) => Promise<void>;
+/** A queue message holds at most 128 KB; a shipment's messages stay well under it (a bundle carries several). */
+const MESSAGE_BYTES = 32 * 1024;
+/** Messages handed on at once. */
 const SEND_MESSAGES = 2;
 /** How often a direct apply looks again whether the rows before its own have landed. */
 const DIRECT_RETRY_MS = 100;
@@ -32,6 +36,8 @@ const DIRECT_RETRY_MS = 100;
 export class D1Outbox {
   private flushing: Promise<void> = Promise.resolve();
   private shipping: Promise<void> | null = null;
+  /** Rows up to here were sent but are not deleted yet (see markShipped). */
+  private shippedThrough: number | null = null;
   private shipAgain = false;
 
   constructor(
@@ -54,6 +60,7 @@ export class D1Outbox {
 
   /** Queues a write (from `db/writes.ts`); call inside the storage transaction of the change it mirrors. */
   enqueue(write: D1Write): void {
+    this.settleShipped();
     this.sql.exec(
       "INSERT INTO d1_outbox (sql, params, bulk) VALUES (?, ?, ?)",
       write.sql,
@@ -63,12 +70,12 @@ export class D1Outbox {
   }
 
   /**
-   * Sends every pending row to `queue` as messages continuing this object's numbering, then
+   * Sends every pending row on (`send`) as messages continuing this object's numbering, then
    * deletes them. Calls while a shipment runs are folded into one more shipment after it. Rows
-   * stay until the queue accepted them: a crash before that leaves them for the next call or the
+   * stay until `send` resolved: a crash before that leaves them for the next call or the
    * alarm, a crash after it makes the consumer see a duplicate, which it ignores.
    */
-  ship(queue: Queue<OutboxMessage>, source: string): Promise<void> {
+  ship(send: SendMessages, source: string): Promise<void> {
     if (this.shipping) {
       this.shipAgain = true;
       return this.shipping;
@@ -77,7 +84,7 @@ export class D1Outbox {
       try {
         do {
           this.shipAgain = false;
-          await this.shipPending(queue, source, null);
+          await this.shipPending(send, source, null);
         } while (this.shipAgain);
       } finally {
         this.shipping = null;
@@ -90,30 +97,37 @@ export class D1Outbox {
   /**
    * Off the hot path: applies the pending rows to D1 itself, by the consumer's own rule (so still
    * exactly once and in order), so the change is readable when the caller answers. If rows this
-   * object sent earlier are still in the queue, it waits for them until `deadlineMs`, then leaves
-   * its rows to the queue as `ship` would.
+   * object sent earlier are still on their way, it waits for them until `deadlineMs`, then leaves
+   * its rows to the queue as `ship` would. Rows a running shipment took first are waited for in
+   * D1 until the same deadline.
    */
-  async apply(db: D1Database, queue: Queue<OutboxMessage>, source: string, deadlineMs: number): Promise<void> {
+  async apply(db: D1Database, send: SendMessages, source: string, deadlineMs: number): Promise<void> {
+    const target = this.sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM d1_outbox").one().seq ?? 0;
     while (this.shipping) await this.shipping.catch(() => undefined);
     this.shipAgain = false;
-    const run = this.shipPending(queue, source, { db, deadlineMs }).finally(() => {
+    const run = this.shipPending(send, source, { db, deadlineMs }).finally(() => {
       this.shipping = null;
       // Rows written while this ran (a verify, say) go the usual way.
-      if (this.shipAgain) void this.ship(queue, source).catch(() => undefined);
+      if (this.shipAgain) void this.ship(send, source).catch(() => undefined);
     });
     this.shipping = run;
-    return run;
+    await run;
+    while (Date.now() < deadlineMs) {
+      if (((await readSourceProgress(db, [source])).get(source) ?? 0) >= target) return;
+      await new Promise((resolve) => setTimeout(resolve, DIRECT_RETRY_MS));
+    }
   }
 
   private async shipPending(
-    queue: Queue<OutboxMessage>,
+    send: SendMessages,
     source: string,
     direct: { db: D1Database; deadlineMs: number } | null,
   ): Promise<void> {
     for (;;) {
-      const after =
+      const stored =
         this.sql.exec<{ through: number }>("SELECT through FROM d1_outbox_shipped WHERE singleton = 1").toArray()[0]
           ?.through ?? 0;
+      const after = Math.max(stored, this.shippedThrough ?? 0);
       const messages: OutboxMessage[] = [];
       let from = after;
       let rows: (D1Write & { seq: number })[] = [];
@@ -147,7 +161,7 @@ export class D1Outbox {
         this.markShipped(last.through);
         continue;
       }
-      await queue.sendBatch(messages.map((body) => ({ body, contentType: "json" as const })));
+      await send(messages);
       this.markShipped(last.through);
     }
   }
@@ -161,7 +175,7 @@ export class D1Outbox {
         [
           {
             id: `direct:${message.source}:${message.through}`,
-            body: message,
+            body: { v: 1, messages: [message] },
             attempts: 1,
             ack: () => {
               applied = true;
@@ -178,18 +192,32 @@ export class D1Outbox {
     }
   }
 
+  /**
+   * Notes rows up to `through` as sent. The rows are deleted with the next change's transaction
+   * (or by `settleShipped` from the alarm), not in a write of their own: on the hot path that
+   * saves a storage commit per verify. Should the object be evicted first, the rows are sent
+   * again from storage, and the consumer ignores the duplicate.
+   */
   private markShipped(through: number): void {
-    this.storage.transactionSync(() => {
-      this.sql.exec("DELETE FROM d1_outbox WHERE seq <= ?", through);
-      this.sql.exec(
-        "INSERT INTO d1_outbox_shipped (singleton, through) VALUES (1, ?) ON CONFLICT (singleton) DO UPDATE SET through = max(through, excluded.through)",
-        through,
-      );
-    });
+    this.shippedThrough = Math.max(this.shippedThrough ?? 0, through);
+  }
+
+  /** Deletes the rows noted as sent and records how far this object has sent. */
+  settleShipped(): void {
+    const through = this.shippedThrough;
+    if (through === null) return;
+    this.shippedThrough = null;
+    this.sql.exec("DELETE FROM d1_outbox WHERE seq <= ?", through);
+    this.sql.exec(
+      "INSERT INTO d1_outbox_shipped (singleton, through) VALUES (1, ?) ON CONFLICT (singleton) DO UPDATE SET through = max(through, excluded.through)",
+      through,
+    );
   }
 
   pendingCount(): number {
-    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM d1_outbox").one().n;
+    return this.sql
+      .exec<{ n: number }>("SELECT count(*) AS n FROM d1_outbox WHERE seq > ?", this.shippedThrough ?? 0)
+      .one().n;
   }
 
   /**

@@ -26,6 +26,36 @@ export interface OutboxMessage {
   rows: ShippedRow[];
 }
 
+/** What the queue carries: the messages of many sources, gathered by a relay (relay.ts). */
+export interface QueueBundle {
+  v: 1;
+  messages: OutboxMessage[];
+}
+
+/** The bundle's messages, or null when the body is not a bundle of valid messages. */
+export function parseQueueBundle(body: unknown): OutboxMessage[] | null {
+  if (typeof body !== "object" || body === null) return null;
+  const b = body as Partial<QueueBundle>;
+  if (b.v !== 1 || !Array.isArray(b.messages) || b.messages.length === 0) return null;
+  const messages: OutboxMessage[] = [];
+  for (const m of b.messages as unknown[]) {
+    const message = parseOutboxMessage(m);
+    if (!message) return null;
+    messages.push(message);
+  }
+  return messages;
+}
+
+/** Which of `shards` relays carries `source` (FNV-1a of the source id). */
+export function sourceShard(source: string, shards: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < source.length; i++) {
+    hash ^= source.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % shards;
+}
+
 /** The message of `rows` (seq ascending, all of those in (after, last seq]). */
 export function outboxMessage(source: string, after: number, rows: (D1Write & { seq: number })[]): OutboxMessage {
   const last = rows.at(-1);

@@ -278,7 +278,9 @@ export async function fuzzEveryRoute(seed: number, runs: number): Promise<void> 
     body: { sentinel: { id: mfa.identityId, context: { ip: "1.1.1.1", ua: "Fuzz/1.0" } } },
   });
   const assessmentId: string = assessed.body.assessment_id;
-  await expect.poll(async () => (await call(`/v1/sentinel/assessments/${assessmentId}`, { key })).status).toBe(200);
+  await expect
+    .poll(async () => (await call(`/v1/sentinel/assessments/${assessmentId}`, { key })).status, { timeout: 10_000 })
+    .toBe(200);
   const identityIds = [mfa.identityId, other.body.user.id];
   /** Ids of the kind the path names, so requests get past "not found" to the handler's work. */
   const realIdsFor = (path: string): string[] => {

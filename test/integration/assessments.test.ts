@@ -15,9 +15,11 @@ function discover(key: string, id: string, context: Record<string, unknown>) {
   return call("/v1/sentinel/discover", { key, body: { sentinel: { id, context } } });
 }
 
-/** Assessments reach D1 from the identity object's alarm just after the answer: wait for the record. */
+/** Assessments reach D1 by the relay and the queue just after the answer: wait for the record. */
 async function stored(key: string, assessmentId: string): Promise<void> {
-  await expect.poll(async () => (await call(`/v1/sentinel/assessments/${assessmentId}`, { key })).status).toBe(200);
+  await expect
+    .poll(async () => (await call(`/v1/sentinel/assessments/${assessmentId}`, { key })).status, { timeout: 10_000 })
+    .toBe(200);
 }
 
 const weightOf = (body: any, name: string): number =>
