@@ -10,6 +10,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { directoryOf } from "../../src/identity/directory";
 import { call, enrolled, provision, tenant } from "../helpers";
 
 /** Sends `text` exactly as given: JSON escapes such as `\ud800` reach the parser unchanged. */
@@ -105,9 +106,8 @@ describe("an action reaches only the identity it names", () => {
     const { key, identityId: aliceId } = await enrolled("alice");
     const bob = await provision(key, "bob");
     // A corrupted directory: alice's internal id now points at bob's external id (and so bob's object).
-    const entry = env.IDENTITY_DIRECTORY.get(env.IDENTITY_DIRECTORY.idFromName(aliceId));
-    await runInDurableObject(entry, (_, state) => {
-      state.storage.sql.exec("UPDATE entry SET external_id = 'bob'");
+    await runInDurableObject(directoryOf(env, aliceId), (_, state) => {
+      state.storage.sql.exec("UPDATE entries SET external_id = 'bob' WHERE identity_id = ?", aliceId);
     });
     const res = await call(`/v1/sentinel/identity/${aliceId}/disable`, { key, body: { reason: "r" } });
     expect(res.status).toBe(404);
