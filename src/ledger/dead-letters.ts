@@ -1,14 +1,17 @@
 import { bulkInsert, type D1Write, prepare } from "../db/writes";
 import { isoTime } from "../domain/ids";
-import { readSourceProgress, type SinkMessage } from "./d1-sink";
+import { consumeOutboxBatch, readSourceProgress, type SinkMessage } from "./d1-sink";
 import { type OutboxMessage, parseOutboxMessage, parseQueueBundle } from "./shipment";
 
 /**
- * The consumer of the dead-letter queue: a message the D1 writes consumer failed on every retry.
- * Nothing is dropped silently: each is recorded in D1 (`dead_letters`, with its whole body),
- * logged as an error, counted on `GET /v1/admin/outbox`, and can be replayed from there. When it
- * continues its object's progress, the progress moves past it, so the object's later writes are
- * not held behind it; its own rows wait for the replay.
+ * The consumer of the dead-letter queue: bundles the D1 writes consumer could not settle on every
+ * retry. Each message of such a bundle is first tried once more (one that only waited behind a
+ * failing message of its source lands here, once that one is recorded). One that still cannot
+ * land is dropped nowhere: it is recorded in D1 (`dead_letters`, with its whole body), logged as
+ * an error, reported on `GET /v1/admin/outbox`, and can be replayed from there. When it continues
+ * its object's progress, the progress moves past it, and messages of the same object recorded
+ * earlier while they waited behind it are applied then, so the object's later writes are not
+ * held behind it; its own rows wait for the replay.
  */
 
 export async function recordDeadLetters(db: D1Database, batch: readonly SinkMessage[], nowMs: number): Promise<void> {
@@ -26,13 +29,17 @@ export async function recordDeadLetters(db: D1Database, batch: readonly SinkMess
       for (const unit of units) {
         const { message } = unit;
         if (message && (progress.get(message.source) ?? 0) >= message.through) continue; // landed after all
+        if (message && (await applyNow(db, message, nowMs))) continue; // it only waited
         await recordOne(db, unit, outer.attempts, at);
         let released = false;
         if (message) {
           const now = (await readSourceProgress(db, [message.source])).get(message.source) ?? 0;
-          progress.set(message.source, now);
           released = now >= message.through;
-          if (released) await db.prepare("UPDATE dead_letters SET skipped = 1 WHERE id = ?").bind(unit.id).run();
+          if (released) {
+            await db.prepare("UPDATE dead_letters SET skipped = 1 WHERE id = ?").bind(unit.id).run();
+            await applyWaiters(db, message.source, nowMs);
+          }
+          progress.set(message.source, (await readSourceProgress(db, [message.source])).get(message.source) ?? 0);
         }
         console.error(
           JSON.stringify({
@@ -54,6 +61,43 @@ export async function recordDeadLetters(db: D1Database, batch: readonly SinkMess
       );
       outer.retry({ delaySeconds: 5 });
     }
+  }
+}
+
+/** Applies one message by the consumer's rule; true when it is in D1 now (or was already). */
+async function applyNow(db: D1Database, message: OutboxMessage, nowMs: number): Promise<boolean> {
+  let landed = false;
+  await consumeOutboxBatch(
+    db,
+    [
+      {
+        id: `dead-letter-retry:${message.source}:${message.through}`,
+        body: { v: 1, messages: [message] },
+        attempts: 1,
+        ack: () => {
+          landed = true;
+        },
+        retry: () => undefined,
+      },
+    ],
+    nowMs,
+  );
+  return landed;
+}
+
+/** Applies, in order, recorded messages of `source` that waited behind one just released. */
+async function applyWaiters(db: D1Database, source: string, nowMs: number): Promise<void> {
+  for (;;) {
+    const progress = (await readSourceProgress(db, [source])).get(source) ?? 0;
+    const waiter = await db
+      .prepare(
+        "SELECT id, body FROM dead_letters WHERE source = ? AND after_seq <= ? AND through_seq > ? AND replayed_at IS NULL AND skipped = 0 ORDER BY after_seq LIMIT 1",
+      )
+      .bind(source, progress, progress)
+      .first<{ id: string; body: string }>();
+    const message = waiter ? parseOutboxMessage(JSON.parse(waiter.body)) : null;
+    if (!waiter || !message || !(await applyNow(db, message, nowMs))) return;
+    await db.prepare("UPDATE dead_letters SET replayed_at = ? WHERE id = ?").bind(isoTime(nowMs), waiter.id).run();
   }
 }
 
