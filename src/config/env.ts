@@ -8,7 +8,7 @@ import type { IpWatch } from "../risk/ip-watch";
 /** Bindings, vars and secrets of the Worker (see wrangler.toml and the README's configuration table). */
 export interface Env {
   DB: D1Database;
-  /** Revocation marks per identity and revoked-session tombstones, for the eventual introspection path. */
+  /** One revocation marks record per identity (with its revoked sessions), for the eventual introspection path. */
   REVOCATIONS: KVNamespace;
   IDENTITY_GUARD: DurableObjectNamespace<IdentityGuard>;
   COMPANY_LEDGER: DurableObjectNamespace<CompanyLedger>;

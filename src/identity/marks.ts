@@ -3,8 +3,10 @@ import type { IdentityContext } from "./context";
 import { marksOf } from "./storage";
 
 /**
- * The revocation marks and revoked-session tombstones the identity's object pushes to KV for the
- * eventual introspection path. The KV key names and the marks' shape are defined here only.
+ * The revocation marks the identity's object pushes to KV for the eventual introspection path:
+ * one record per identity, holding its marks and the sessions revoked one by one that have not
+ * expired, so an eventual answer costs one KV read. The KV key and the record's shape are
+ * defined here only.
  */
 
 /** What KV holds per identity. */
@@ -12,10 +14,11 @@ export interface IdentityMarks {
   revoked_before_ms: number | null;
   disabled: boolean;
   mfa_challenge_required_from_ms: number | null;
+  /** Session id -> when it was revoked, for unexpired sessions revoked one by one. */
+  revoked_sessions?: Record<string, number>;
 }
 
 export const identityMarksKey = (identityId: string): string => `idn:${identityId}`;
-export const sessionTombstoneKey = (sessionId: string): string => `ses:${sessionId}`;
 
 /** The marks read back from KV (none stored: no marks). */
 export function marksFromKv(stored: IdentityMarks | null): RevocationMarks {
@@ -27,54 +30,46 @@ export function marksFromKv(stored: IdentityMarks | null): RevocationMarks {
 }
 
 /**
- * Pushes the marks and tombstones KV does not have yet. Idempotent: the marks are rewritten whole
- * from the current state. TTLs outlive the longest session.
+ * Pushes the marks record when KV does not have the latest. Idempotent: the record is rewritten
+ * whole from the current state. Its TTL outlives the longest session.
  */
 export async function syncMarksToKv(ctx: IdentityContext, kv: KVNamespace, nowMs: number): Promise<void> {
   const row = ctx.store.row();
-  if (!row) return;
-  if (row.marks_version > row.marks_synced_version) {
-    const marks = marksOf(row);
-    const stored: IdentityMarks = {
-      revoked_before_ms: marks.revokedBeforeMs,
-      disabled: marks.disabled,
-      mfa_challenge_required_from_ms: marks.mfaRequiredFromMs,
-    };
-    await kv.put(identityMarksKey(row.id), JSON.stringify(stored), { expirationTtl: ctx.sessionTtlSeconds + 3600 });
-    ctx.store.sql.exec(
-      "UPDATE identity SET marks_synced_version = max(marks_synced_version, ?) WHERE singleton = 1",
-      row.marks_version,
-    );
-  }
-  const pending = ctx.store.sql
-    .exec<{ id: string; expires_at_ms: number; revoked_at_ms: number | null }>(
-      "SELECT id, expires_at_ms, revoked_at_ms FROM sessions WHERE tombstone_synced = 0",
+  if (!row || row.marks_version <= row.marks_synced_version) return;
+  const marks = marksOf(row);
+  const revoked = ctx.store.sql
+    .exec<{ id: string; revoked_at_ms: number }>(
+      // Sessions the revoke-all mark already covers need no entry of their own.
+      "SELECT id, revoked_at_ms FROM sessions WHERE revoked_at_ms IS NOT NULL AND expires_at_ms > ? AND issued_at_ms > ?",
+      nowMs,
+      marks.revokedBeforeMs ?? -1,
     )
     .toArray();
-  for (const session of pending) {
-    const ttl = Math.max(60, Math.ceil((session.expires_at_ms - nowMs) / 1000) + 60);
-    await kv.put(sessionTombstoneKey(session.id), String(session.revoked_at_ms ?? nowMs), { expirationTtl: ttl });
-    ctx.store.sql.exec("UPDATE sessions SET tombstone_synced = 1 WHERE id = ?", session.id);
-  }
+  const stored: IdentityMarks = {
+    revoked_before_ms: marks.revokedBeforeMs,
+    disabled: marks.disabled,
+    mfa_challenge_required_from_ms: marks.mfaRequiredFromMs,
+    revoked_sessions: Object.fromEntries(revoked.map((s) => [s.id, s.revoked_at_ms])),
+  };
+  await kv.put(identityMarksKey(row.id), JSON.stringify(stored), { expirationTtl: ctx.sessionTtlSeconds + 3600 });
+  ctx.store.sql.exec(
+    "UPDATE identity SET marks_synced_version = max(marks_synced_version, ?) WHERE singleton = 1",
+    row.marks_version,
+  );
 }
 
 /**
  * The eventual answer for a session whose token the Worker has checked: the same revocation rule
- * as the object's, over what KV holds (two reads, no Durable Object, no D1).
+ * as the object's, over the identity's marks record in KV (one read, no Durable Object, no D1).
  */
 export async function eventualSessionVerdict(
   kv: KVNamespace,
   session: { sessionId: string; identityId: string; issuedAtMs: number; mfaVerifiedAtMs: number },
 ): Promise<SessionVerdict> {
-  const [tombstone, stored] = await Promise.all([
-    kv.get(sessionTombstoneKey(session.sessionId)),
-    kv.get<IdentityMarks>(identityMarksKey(session.identityId), "json"),
-  ]);
-  // A tombstone holds its revocation time (older ones just "revoked": revoked, time unknown).
-  const revokedAtMs = tombstone === null ? null : Number.parseInt(tombstone, 10) || session.issuedAtMs;
+  const stored = await kv.get<IdentityMarks>(identityMarksKey(session.identityId), "json");
   return sessionVerdict(marksFromKv(stored), {
     issuedAtMs: session.issuedAtMs,
     mfaVerifiedAtMs: session.mfaVerifiedAtMs,
-    revokedAtMs,
+    revokedAtMs: stored?.revoked_sessions?.[session.sessionId] ?? null,
   });
 }

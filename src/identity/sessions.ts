@@ -16,7 +16,7 @@ export function issueSession(ctx: IdentityContext, row: IdentityRow, nowMs: numb
     expiresAtMs: issuedAtMs + ctx.sessionTtlSeconds * 1000,
     mfaVerifiedAtMs: issuedAtMs,
   };
-  ctx.store.sql.exec("DELETE FROM sessions WHERE expires_at_ms <= ? AND tombstone_synced = 1", nowMs);
+  ctx.store.sql.exec("DELETE FROM sessions WHERE expires_at_ms <= ?", nowMs);
   ctx.store.sql.exec(
     "INSERT INTO sessions (id, issued_at_ms, expires_at_ms, mfa_verified_at_ms, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?)",
     session.id,
@@ -95,7 +95,9 @@ export function revokeOneSession(
   if (isRevoked(marksOf(row), timesOf(session))) {
     return { revokedAt: isoTime(row.sessions_revoked_before_ms ?? session.issued_at_ms) };
   }
-  ctx.store.sql.exec("UPDATE sessions SET revoked_at_ms = ?, tombstone_synced = 0 WHERE id = ?", nowMs, session.id);
+  ctx.store.sql.exec("UPDATE sessions SET revoked_at_ms = ? WHERE id = ?", nowMs, session.id);
+  // The marks record KV holds lists revoked sessions: rewrite it.
+  ctx.store.sql.exec("UPDATE identity SET marks_version = marks_version + 1 WHERE singleton = 1");
   ctx.outbox.enqueue(revokeSession(session.id, isoTime(nowMs)));
   recordEvent(ctx, recordOf(row), nowMs, meta, {
     type: EVENT.sessionRevoked,

@@ -75,7 +75,7 @@ export const STORAGE_MIGRATIONS: readonly string[] = [
     revoked_at_ms INTEGER,
     ip TEXT,
     user_agent TEXT,
-    tombstone_synced INTEGER NOT NULL DEFAULT 1
+    tombstone_synced INTEGER NOT NULL DEFAULT 1 -- no longer read: revoked sessions travel in the marks record
   )`,
   // Sentinel's memory of this identity: IPs, user agents and countries with when each was last
   // seen (bounded), the assessment count, the last location, user agents reported fraudulent.
