@@ -9,6 +9,9 @@ import { recordDeadLetters } from "./ledger/dead-letters";
 export { CompanyLedger } from "./company/ledger";
 export { IdentityDirectory } from "./identity/directory";
 export { IdentityGuard } from "./identity/guard";
+
+import { resendIdentityWrites } from "./identity/guard";
+
 export { OutboxRelay } from "./ledger/relay";
 export { IpWatch } from "./risk/ip-watch";
 
@@ -23,11 +26,12 @@ export default {
   /** The D1 writes queue (a batch across identities, one D1 batch) and its dead letters. */
   async queue(batch, env) {
     const { DB } = meteredEnv(env);
+    const resend = (source: string, progress: number) => resendIdentityWrites(env, source, progress);
     if (batch.queue.endsWith(DEAD_LETTER_SUFFIX)) {
-      await recordDeadLetters(DB, batch.messages, Date.now());
+      await recordDeadLetters(DB, batch.messages, Date.now(), resend);
       return;
     }
-    const report = await consumeOutboxBatch(DB, batch.messages, Date.now());
+    const report = await consumeOutboxBatch(DB, batch.messages, Date.now(), resend);
     if (report.failed > 0) console.error(JSON.stringify({ level: "error", job: "d1-writes", ...report }));
   },
 

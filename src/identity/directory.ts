@@ -58,6 +58,17 @@ export async function registerIdentity(
   await directoryOf(env, identity.id).register(identity.id, identity.company_id, identity.external_id);
 }
 
+/** Where the identity `identityId` lives, whatever its company (for the D1 writes consumer). */
+export async function locateIdentity(
+  env: Env,
+  identityId: string,
+): Promise<{ companyId: string; externalId: string } | null> {
+  const cached = known.get(identityId);
+  if (cached) return cached;
+  if (!IDENTITY_ID.test(identityId)) return null;
+  return directoryOf(env, identityId).lookup(identityId);
+}
+
 /** The mapping never changes once an identity exists, so each isolate remembers what it found. */
 const known = new Map<string, { companyId: string; externalId: string }>();
 const KNOWN_MAX = 100_000;

@@ -14,7 +14,7 @@ import { applyIdentityAction } from "./actions";
 import { type AssessmentContext, type AssessmentResult, applyFeedback, assessIdentity } from "./assessment";
 import { replaceBackupCodes } from "./backup-codes";
 import type { IdentityContext } from "./context";
-import { registerIdentity } from "./directory";
+import { locateIdentity, registerIdentity } from "./directory";
 import { openTotpSecrets, storeTotpSecret } from "./enrolment";
 import { syncMarksToKv } from "./marks";
 import { profileOf, provisionIdentity } from "./profile";
@@ -262,6 +262,13 @@ export class IdentityGuard extends DurableObject<Env> {
     return { result: "recorded" };
   }
 
+  /** Sends this identity's writes after `progress` again, for a consumer that found a gap. */
+  async resendWrites(identityId: string, progress: number): Promise<"resent" | "nothing" | "lost" | "not_found"> {
+    const row = this.row();
+    if (!row || row.id !== identityId) return "not_found";
+    return this.identity.outbox.resend(this.sendToRelay(row.id), row.id, progress);
+  }
+
   /** The safety net: ships what a crash or a failed send left, and pushes marks KV lacks. */
   override async alarm(): Promise<void> {
     this.alarmArmed = false;
@@ -357,6 +364,16 @@ export class IdentityGuard extends DurableObject<Env> {
     );
     this.hasSchema = true;
   }
+}
+
+/** The D1 writes consumer's way to ask an identity's object to send its writes again (see D1Outbox.resend). */
+export async function resendIdentityWrites(env: Env, identityId: string, progress: number): Promise<void> {
+  const where = await locateIdentity(env, identityId);
+  if (!where) return;
+  const outcome = await identityGuard(env, where.companyId, where.externalId).resendWrites(identityId, progress);
+  console.log(
+    JSON.stringify({ level: "warn", msg: "d1 writes: asked an identity to resend", identityId, progress, outcome }),
+  );
 }
 
 export function identityGuard(env: Env, companyId: string, externalId: string): DurableObjectStub<IdentityGuard> {

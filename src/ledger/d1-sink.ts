@@ -39,10 +39,21 @@ export interface SinkReport {
 /** How long a message waits before it is offered again after waiting or failing. */
 const RETRY_DELAY_SECONDS = 1;
 
+/**
+ * Asks the object behind `source` to send its writes after `progress` again (see
+ * D1Outbox.resend): called for a message that still waits on a retry, whose predecessor may have
+ * been lost on the way.
+ */
+export type RequestResend = (source: string, progress: number) => Promise<void>;
+
+/** A message waiting on its second delivery or later makes the consumer ask for a resend. */
+const RESEND_AFTER_ATTEMPTS = 2;
+
 export async function consumeOutboxBatch(
   db: D1Database,
   batch: readonly SinkMessage[],
   nowMs: number,
+  requestResend?: RequestResend,
 ): Promise<SinkReport> {
   const report: SinkReport = { applied: 0, duplicate: 0, waiting: 0, failed: 0, statements: 0 };
   // Each queue message is a bundle of many sources' messages; a bundle is acknowledged once all
@@ -70,6 +81,7 @@ export async function consumeOutboxBatch(
     if (statements.length > 0) await db.batch(statements.map((s) => prepare(db, s)));
     report.statements += statements.length;
     tally(plan, report, unsettled);
+    await askForResends(plan, entries, requestResend);
     return settle(batch, entries, unsettled, report);
   } catch (error) {
     logFailure("batch failed, applying message by message", error, entries.length);
@@ -98,6 +110,7 @@ export async function consumeOutboxBatch(
       report.statements += one.length;
       for (const advance of single.advances) progress.set(advance.source, advance.through);
       tally(single, report, unsettled);
+      await askForResends(single, [entry], requestResend);
     } catch (error) {
       logFailure(`message ${entry.message.source}:${entry.message.after}-${entry.message.through} failed`, error, 1);
       report.failed++;
@@ -105,6 +118,19 @@ export async function consumeOutboxBatch(
     }
   }
   return settle(batch, entries, unsettled, report);
+}
+
+async function askForResends(
+  plan: ShipmentPlan<SinkMessage>,
+  entries: { id: SinkMessage; message: OutboxMessage }[],
+  requestResend: RequestResend | undefined,
+): Promise<void> {
+  if (!requestResend || plan.gaps.size === 0) return;
+  const retried = new Set(entries.filter((e) => e.id.attempts >= RESEND_AFTER_ATTEMPTS).map((e) => e.message.source));
+  for (const [source, progress] of plan.gaps) {
+    if (!retried.has(source)) continue;
+    await requestResend(source, progress).catch((error: unknown) => logFailure(`resend of ${source} failed`, error, 1));
+  }
 }
 
 function tally(plan: ShipmentPlan<SinkMessage>, report: SinkReport, unsettled: Set<SinkMessage>): void {

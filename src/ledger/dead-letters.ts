@@ -1,6 +1,6 @@
 import { bulkInsert, type D1Write, prepare } from "../db/writes";
 import { isoTime } from "../domain/ids";
-import { consumeOutboxBatch, readSourceProgress, type SinkMessage } from "./d1-sink";
+import { consumeOutboxBatch, type RequestResend, readSourceProgress, type SinkMessage } from "./d1-sink";
 import { type OutboxMessage, parseOutboxMessage, parseQueueBundle } from "./shipment";
 
 /**
@@ -14,7 +14,15 @@ import { type OutboxMessage, parseOutboxMessage, parseQueueBundle } from "./ship
  * held behind it; its own rows wait for the replay.
  */
 
-export async function recordDeadLetters(db: D1Database, batch: readonly SinkMessage[], nowMs: number): Promise<void> {
+/** A bundle whose message waits on a gap is offered again this many times (asking for a resend) before it is recorded. */
+const GAP_ATTEMPTS = 20;
+
+export async function recordDeadLetters(
+  db: D1Database,
+  batch: readonly SinkMessage[],
+  nowMs: number,
+  requestResend?: RequestResend,
+): Promise<void> {
   const at = isoTime(nowMs);
   for (const outer of batch) {
     // A bundle: each of its messages not yet in D1 is recorded on its own, in its source's order.
@@ -24,12 +32,20 @@ export async function recordDeadLetters(db: D1Database, batch: readonly SinkMess
           .sort((a, b) => a.source.localeCompare(b.source) || a.after - b.after)
           .map((message, i) => ({ id: `${outer.id}:${i}`, message, body: message }))
       : [{ id: outer.id, message: null, body: outer.body }];
+    let waitForGap = false;
     try {
       const progress = messages ? await readSourceProgress(db, [...new Set(messages.map((m) => m.source))]) : new Map();
       for (const unit of units) {
         const { message } = unit;
         if (message && (progress.get(message.source) ?? 0) >= message.through) continue; // landed after all
         if (message && (await applyNow(db, message, nowMs))) continue; // it only waited
+        const at0 = message ? ((await readSourceProgress(db, [message.source])).get(message.source) ?? 0) : 0;
+        if (message && at0 < message.after && outer.attempts < GAP_ATTEMPTS && requestResend) {
+          // Its predecessor is missing, not failing: have it sent again and look once more later.
+          await requestResend(message.source, at0).catch(() => undefined);
+          waitForGap = true;
+          continue;
+        }
         await recordOne(db, unit, outer.attempts, at);
         let released = false;
         if (message) {
@@ -54,7 +70,8 @@ export async function recordDeadLetters(db: D1Database, batch: readonly SinkMess
           }),
         );
       }
-      outer.ack();
+      if (waitForGap) outer.retry({ delaySeconds: 5 });
+      else outer.ack();
     } catch (error) {
       console.error(
         JSON.stringify({ level: "error", msg: "d1 writes: recording a dead letter failed", error: String(error) }),

@@ -30,6 +30,8 @@ export type SendMessages = (messages: OutboxMessage[]) => Promise<void>;
 const MESSAGE_BYTES = 32 * 1024;
 /** Messages handed on at once. */
 const SEND_MESSAGES = 2;
+/** Sent rows an object keeps, so a consumer that finds a gap can have them sent again. */
+const RETAIN_ROWS = 500;
 /** How often a direct apply looks again whether the rows before its own have landed. */
 const DIRECT_RETRY_MS = 100;
 
@@ -118,16 +120,50 @@ export class D1Outbox {
     }
   }
 
+  /**
+   * Sends again every row after `progress` (how far D1 has applied this object's writes), for a
+   * consumer that found a gap: a queue that lost accepted messages (a local queue killed with
+   * its process does) would otherwise hold this object's later writes for ever. Sent rows are
+   * kept for this (the last RETAIN_ROWS of them); if the gap reaches further back, the rows are
+   * gone and the loss is logged as an error.
+   */
+  async resend(send: SendMessages, source: string, progress: number): Promise<"resent" | "nothing" | "lost"> {
+    while (this.shipping) await this.shipping.catch(() => undefined);
+    const oldest = this.sql.exec<{ seq: number | null }>("SELECT min(seq) AS seq FROM d1_outbox").one().seq;
+    if (oldest === null || oldest <= progress) {
+      if (
+        oldest === null ||
+        this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM d1_outbox WHERE seq > ?", progress).one().n === 0
+      )
+        return "nothing";
+    } else if (oldest > progress + 1) {
+      console.error(
+        JSON.stringify({
+          level: "error",
+          msg: "outbox: rows a consumer asks for are no longer kept",
+          source,
+          progress,
+          oldest,
+        }),
+      );
+      return "lost";
+    }
+    const run = this.shipPending(send, source, null, progress).finally(() => {
+      this.shipping = null;
+    });
+    this.shipping = run;
+    await run;
+    return "resent";
+  }
+
   private async shipPending(
     send: SendMessages,
     source: string,
     direct: { db: D1Database; deadlineMs: number } | null,
+    resendFrom: number | null = null,
   ): Promise<void> {
-    for (;;) {
-      const stored =
-        this.sql.exec<{ through: number }>("SELECT through FROM d1_outbox_shipped WHERE singleton = 1").toArray()[0]
-          ?.through ?? 0;
-      const after = Math.max(stored, this.shippedThrough ?? 0);
+    for (let first = true; ; first = false) {
+      const after: number = first && resendFrom !== null ? resendFrom : this.shippedUpTo();
       const messages: OutboxMessage[] = [];
       let from = after;
       let rows: (D1Write & { seq: number })[] = [];
@@ -202,12 +238,27 @@ export class D1Outbox {
     this.shippedThrough = Math.max(this.shippedThrough ?? 0, through);
   }
 
-  /** Deletes the rows noted as sent and records how far this object has sent. */
+  /** How far this object has sent its rows. */
+  private shippedUpTo(): number {
+    const stored =
+      this.sql.exec<{ through: number }>("SELECT through FROM d1_outbox_shipped WHERE singleton = 1").toArray()[0]
+        ?.through ?? 0;
+    return Math.max(stored, this.shippedThrough ?? 0);
+  }
+
+  /**
+   * Records how far this object has sent, and deletes sent rows beyond the last RETAIN_ROWS
+   * (those are kept for `resend`).
+   */
   settleShipped(): void {
     const through = this.shippedThrough;
     if (through === null) return;
     this.shippedThrough = null;
-    this.sql.exec("DELETE FROM d1_outbox WHERE seq <= ?", through);
+    this.sql.exec(
+      "DELETE FROM d1_outbox WHERE seq <= ? AND seq <= (SELECT max(seq) FROM d1_outbox) - ?",
+      through,
+      RETAIN_ROWS,
+    );
     this.sql.exec(
       "INSERT INTO d1_outbox_shipped (singleton, through) VALUES (1, ?) ON CONFLICT (singleton) DO UPDATE SET through = max(through, excluded.through)",
       through,
@@ -215,9 +266,8 @@ export class D1Outbox {
   }
 
   pendingCount(): number {
-    return this.sql
-      .exec<{ n: number }>("SELECT count(*) AS n FROM d1_outbox WHERE seq > ?", this.shippedThrough ?? 0)
-      .one().n;
+    return this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM d1_outbox WHERE seq > ?", this.shippedUpTo()).one()
+      .n;
   }
 
   /**

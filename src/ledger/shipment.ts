@@ -111,6 +111,8 @@ export interface ShipmentPlan<Id> {
   /** An earlier message of the same source is missing: try again later. */
   waiting: Id[];
   advances: Advance[];
+  /** Sources with a waiting message, and how far D1 has their writes (the gap starts after it). */
+  gaps: Map<string, number>;
   /** The rows to apply, grouped by source, each source in order. */
   rows: ShippedRow[];
 }
@@ -124,7 +126,7 @@ export function planShipment<Id>(
   messages: { id: Id; message: OutboxMessage }[],
   progress: ReadonlyMap<string, number>,
 ): ShipmentPlan<Id> {
-  const plan: ShipmentPlan<Id> = { apply: [], duplicate: [], waiting: [], advances: [], rows: [] };
+  const plan: ShipmentPlan<Id> = { apply: [], duplicate: [], waiting: [], advances: [], gaps: new Map(), rows: [] };
   const bySource = new Map<string, { id: Id; message: OutboxMessage }[]>();
   for (const entry of messages) {
     const list = bySource.get(entry.message.source) ?? [];
@@ -142,6 +144,7 @@ export function planShipment<Id>(
       }
       if (message.after > at) {
         plan.waiting.push(id);
+        plan.gaps.set(source, at);
         continue;
       }
       for (const row of message.rows) if (row.seq > at) plan.rows.push(row);
