@@ -217,7 +217,10 @@ async function main() {
   results.push(
     await phase("provision", (n) => post("/v1/idp/users", { user: { external_id: `bench-${run}-new-${n}` } })),
   );
+  // Each phase starts once the previous one's background work is over: the queue drained, and
+  // the safety alarms (10 s after a change) of the objects provisioned just now have run.
   await drained(adminToken);
+  if (!only || only.some((o) => "provision".startsWith(o))) await sleep(12_000);
 
   // Verify: request n spends code n; codes are dealt round-robin over identities, so concurrent
   // requests mostly hit different identities and no code is ever sent twice.
