@@ -87,6 +87,53 @@ export const STORAGE_MIGRATIONS: readonly string[] = [
   "ALTER TABLE identity ADD COLUMN last_geo_at_ms INTEGER",
 ];
 
+/**
+ * What STORAGE_MIGRATIONS build, written as the final tables: a new identity's object creates
+ * these at once instead of replaying every step. Schema statements are most of what a new
+ * object costs (measured: 20 of them cut a bare new object's rate by half), and an ALTER is
+ * dearer than a column in a CREATE. A test checks that both ways give the same tables. A new
+ * migration changes both: the step is appended above, and the snapshot takes its final form.
+ */
+export const STORAGE_SNAPSHOT: readonly string[] = [
+  `CREATE TABLE identity (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    id TEXT NOT NULL,
+    company_id TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    totp_secret TEXT,
+    totp_pending_secret TEXT,
+    last_totp_step INTEGER,
+    failed_attempts INTEGER NOT NULL DEFAULT 0,
+    locked_until_ms INTEGER,
+    permanently_locked INTEGER NOT NULL DEFAULT 0,
+    temporary_lockouts INTEGER NOT NULL DEFAULT 0,
+    backup_salt TEXT,
+    sessions_revoked_before_ms INTEGER,
+    mfa_challenge_required_from_ms INTEGER,
+    marks_version INTEGER NOT NULL DEFAULT 0,
+    marks_synced_version INTEGER NOT NULL DEFAULT 0,
+    assessments INTEGER NOT NULL DEFAULT 0,
+    last_geo_lat REAL,
+    last_geo_lon REAL,
+    last_geo_at_ms INTEGER
+  )`,
+  "CREATE TABLE backup_codes (hash TEXT PRIMARY KEY, used_at TEXT)",
+  `CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    issued_at_ms INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL,
+    mfa_verified_at_ms INTEGER NOT NULL,
+    revoked_at_ms INTEGER,
+    ip TEXT,
+    user_agent TEXT,
+    tombstone_synced INTEGER NOT NULL DEFAULT 1
+  )`,
+  "CREATE TABLE risk_seen (kind TEXT NOT NULL, value TEXT NOT NULL, last_seen_ms INTEGER NOT NULL, PRIMARY KEY (kind, value))",
+  "CREATE TABLE risk_fraud_agents (user_agent TEXT PRIMARY KEY)",
+];
+
 export class IdentityStore {
   constructor(readonly sql: SqlStorage) {}
 
@@ -110,7 +157,8 @@ export class IdentityStore {
     extraSchema();
     const current = this.sql.exec<{ version: number }>("SELECT version FROM schema_version").toArray()[0]?.version ?? 0;
     if (current >= STORAGE_MIGRATIONS.length) return;
-    for (const statement of STORAGE_MIGRATIONS.slice(current)) this.sql.exec(statement);
+    const steps = current === 0 ? STORAGE_SNAPSHOT : STORAGE_MIGRATIONS.slice(current);
+    for (const statement of steps) this.sql.exec(statement);
     this.sql.exec(
       "INSERT INTO schema_version (singleton, version) VALUES (1, ?) ON CONFLICT (singleton) DO UPDATE SET version = excluded.version",
       STORAGE_MIGRATIONS.length,

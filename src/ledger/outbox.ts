@@ -50,8 +50,9 @@ export class D1Outbox {
   /** Creates the queue's table; the owning object calls it before first use. */
   createSchema(): void {
     this.sql.exec(
-      "CREATE TABLE IF NOT EXISTS d1_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, sql TEXT NOT NULL, params TEXT NOT NULL)",
+      "CREATE TABLE IF NOT EXISTS d1_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, sql TEXT NOT NULL, params TEXT NOT NULL, bulk TEXT)",
     );
+    // Objects created before the bulk column get it here.
     const columns = this.sql.exec<{ name: string }>("PRAGMA table_info(d1_outbox)").toArray();
     if (!columns.some((c) => c.name === "bulk")) this.sql.exec("ALTER TABLE d1_outbox ADD COLUMN bulk TEXT");
     // The number of the last row shipped: the next message continues from it.
