@@ -57,7 +57,17 @@ dev.stdout.pipe(log);
 dev.stderr.pipe(log);
 const floor = spawn(
   "node_modules/.bin/wrangler",
-  ["dev", "--config", "scripts/floor/wrangler.toml", "--port", String(floorPort), "--ip", "127.0.0.1"],
+  [
+    "dev",
+    "--config",
+    "scripts/floor/wrangler.toml",
+    "--port",
+    String(floorPort),
+    "--ip",
+    "127.0.0.1",
+    "--persist-to",
+    join(tmpdir(), `hld-bench-floor-${process.pid}`),
+  ],
   { detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
 );
 floor.stdout.pipe(log);
@@ -111,8 +121,9 @@ async function pool(items, workers, work) {
 }
 
 /** One timed phase: `concurrency` loops calling `request(n)` until the time is up or it returns null. */
-async function phase(name, request) {
-  if (only && ![...only, ...BASELINES].some((prefix) => name.startsWith(prefix))) {
+/** Runs one row; `group` is the name `--only` selects it by (a row measured beside another). */
+async function phase(name, request, group = name) {
+  if (only && ![...only, ...BASELINES].some((prefix) => group.startsWith(prefix))) {
     return { name, requests: 0, errors: 0, rps: 0, skipped: true };
   }
   let requests = 0;
@@ -217,6 +228,15 @@ async function main() {
   results.push(
     await phase("provision", (n) => post("/v1/idp/users", { user: { external_id: `bench-${run}-new-${n}` } })),
   );
+  // The floor of provisioning: the same number of new objects, each writing one row, in the floor
+  // Worker. Provision's ratio to it says what our identity costs beyond a new object.
+  results.push(
+    await phase(
+      "floor (new object)",
+      (n) => ({ base: floorBase, path: `/objects/${run}-${n}`, method: "POST" }),
+      "provision",
+    ),
+  );
   // Each phase starts once the previous one's background work is over: the queue drained, and
   // the safety alarms (10 s after a change) of the objects provisioned just now have run.
   await drained(adminToken);
@@ -263,6 +283,13 @@ async function main() {
   console.log(
     `\nD1 statements per 1,000 verifies: ${perThousand.toFixed(1)} (${after - before} for ${verify.requests}; target at most ${D1_STATEMENTS_TARGET}: ${d1Verdict})`,
   );
+  const provisioned = rows.find((r) => r.name === "provision" && !r.skipped);
+  const bareObjects = rows.find((r) => r.name === "floor (new object)" && !r.skipped);
+  if (provisioned && bareObjects) {
+    console.log(
+      `provision / floor (new object): ${(provisioned.rps / bareObjects.rps).toFixed(2)} (what an identity costs beyond creating its object)`,
+    );
+  }
   if (jsonPath) {
     writeFileSync(
       jsonPath,
