@@ -7,7 +7,6 @@ import { consumeOutboxBatch } from "./ledger/d1-sink";
 import { recordDeadLetters } from "./ledger/dead-letters";
 
 export { CompanyLedger } from "./company/ledger";
-export { IdentityDirectory } from "./identity/directory";
 export { IdentityGuard } from "./identity/guard";
 
 import { resendIdentityWrites } from "./identity/guard";

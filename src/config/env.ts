@@ -1,5 +1,4 @@
 import type { CompanyLedger } from "../company/ledger";
-import type { IdentityDirectory } from "../identity/directory";
 import type { IdentityGuard } from "../identity/guard";
 import type { OutboxRelay } from "../ledger/relay";
 import type { QueueBundle } from "../ledger/shipment";
@@ -14,7 +13,6 @@ export interface Env {
   COMPANY_LEDGER: DurableObjectNamespace<CompanyLedger>;
   IP_WATCH: DurableObjectNamespace<IpWatch>;
   /** Identity id -> (company, external id), one small object per identity id. */
-  IDENTITY_DIRECTORY: DurableObjectNamespace<IdentityDirectory>;
   /** Bundles of identity objects' D1 writes, applied in batches across identities (src/ledger/d1-sink.ts). */
   D1_WRITES: Queue<QueueBundle>;
   /** Gathers identity objects' D1 writes into bundles for D1_WRITES (src/ledger/relay.ts). */

@@ -14,7 +14,7 @@ import { applyIdentityAction } from "./actions";
 import { type AssessmentContext, type AssessmentResult, applyFeedback, assessIdentity } from "./assessment";
 import { replaceBackupCodes } from "./backup-codes";
 import type { IdentityContext } from "./context";
-import { locateIdentity, registerIdentity } from "./directory";
+import { identityIdOf, identityObjectOf } from "./directory";
 import { openTotpSecrets, storeTotpSecret } from "./enrolment";
 import { syncMarksToKv } from "./marks";
 import { profileOf, provisionIdentity } from "./profile";
@@ -39,8 +39,6 @@ const SAFETY_ALARM_MS = 10_000;
 const RETRY_ALARM_MS = 5_000;
 /** How long a change off the hot path waits for this identity's queued writes to land before its own. */
 const DIRECT_WAIT_MS = 10_000;
-/** Set once the directory knows this identity. */
-const DIRECTORY_KEY = "directory_registered";
 
 /**
  * One Durable Object per identity, named by (company, external_id): the authority on the
@@ -87,11 +85,18 @@ export class IdentityGuard extends DurableObject<Env> {
   ): Promise<{ created: true; identity: IdentityRecord } | { created: false }> {
     if (this.row()) return { created: false };
     this.migrate();
-    const identity = this.transaction(() => provisionIdentity(this.identity, companyId, externalId, nowMs, meta));
-    // No D1 round trip: the identity is durable here, its D1 rows go by the queue, and the
-    // directory (how Sentinel finds it by id) knows it before the answer.
-    await Promise.all([this.flush(nowMs, { d1: "relay", kv: false }), this.registerInDirectory(nowMs)]);
+    const id = identityIdOf(this.ctx.id);
+    const identity = this.transaction(() => provisionIdentity(this.identity, id, companyId, externalId, nowMs, meta));
+    // No D1 round trip: the identity is durable here and its D1 rows go by the queue. Its id
+    // names this object, so Sentinel's routes find it at once (directory.ts).
+    await this.flush(nowMs, { d1: "relay", kv: false });
     return { created: true, identity };
+  }
+
+  /** Which identity this object holds, when it holds `identityId` (see directory.ts). */
+  async whoAmI(identityId: string): Promise<{ companyId: string; externalId: string } | null> {
+    const row = this.row();
+    return row && row.id === identityId ? { companyId: row.company_id, externalId: row.external_id } : null;
   }
 
   /** The live security profile at `nowMs`, or null when this identity was never provisioned. */
@@ -198,12 +203,12 @@ export class IdentityGuard extends DurableObject<Env> {
     const row = this.row();
     if (!row) return { result: "not_found" };
     if (row.id !== identityId) {
-      // The caller found this object through the D1 directory, and it holds another identity:
-      // act on nothing rather than on the wrong account.
+      // The caller's id names another identity than the one this object holds: act on nothing
+      // rather than on the wrong account.
       console.error(
         JSON.stringify({
           level: "error",
-          msg: "identity directory points at another identity",
+          msg: "identity action reached an object that holds another identity",
           identityId,
           held: row.id,
         }),
@@ -275,7 +280,6 @@ export class IdentityGuard extends DurableObject<Env> {
     const row = this.row();
     if (!row) return;
     try {
-      await this.registerInDirectory(Date.now());
       await this.identity.outbox.ship(this.sendToRelay(row.id), row.id);
       this.ctx.storage.transactionSync(() => this.identity.outbox.settleShipped());
       await syncMarksToKv(this.identity, this.env.REVOCATIONS, Date.now());
@@ -283,8 +287,7 @@ export class IdentityGuard extends DurableObject<Env> {
       const synced = this.row();
       const unfinished =
         this.identity.outbox.pendingCount() > 0 ||
-        (synced !== null && synced.marks_version > synced.marks_synced_version) ||
-        (await this.ctx.storage.get(DIRECTORY_KEY)) !== true;
+        (synced !== null && synced.marks_version > synced.marks_synced_version);
       if (unfinished) {
         await this.armAlarm(Date.now(), RETRY_ALARM_MS);
       }
@@ -335,19 +338,6 @@ export class IdentityGuard extends DurableObject<Env> {
     return (messages) => relayFor(this.env, source).accept(messages);
   }
 
-  /** Enters this identity in the directory (identity id -> external id); the alarm retries a failure. */
-  private async registerInDirectory(nowMs: number): Promise<void> {
-    const row = this.row();
-    if (!row || (await this.ctx.storage.get(DIRECTORY_KEY)) === true) return;
-    try {
-      await registerIdentity(this.env, row);
-      await this.ctx.storage.put(DIRECTORY_KEY, true);
-    } catch (error) {
-      console.error("identity guard: directory registration failed, alarm will retry", String(error));
-      await this.armAlarm(nowMs, RETRY_ALARM_MS);
-    }
-  }
-
   private async armAlarm(nowMs: number, delayMs: number): Promise<void> {
     if (this.alarmArmed) return;
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(nowMs + delayMs);
@@ -368,9 +358,9 @@ export class IdentityGuard extends DurableObject<Env> {
 
 /** The D1 writes consumer's way to ask an identity's object to send its writes again (see D1Outbox.resend). */
 export async function resendIdentityWrites(env: Env, identityId: string, progress: number): Promise<void> {
-  const where = await locateIdentity(env, identityId);
-  if (!where) return;
-  const outcome = await identityGuard(env, where.companyId, where.externalId).resendWrites(identityId, progress);
+  const object = identityObjectOf(env, identityId);
+  if (!object) return;
+  const outcome = await object.resendWrites(identityId, progress);
   console.log(
     JSON.stringify({ level: "warn", msg: "d1 writes: asked an identity to resend", identityId, progress, outcome }),
   );

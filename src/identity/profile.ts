@@ -1,6 +1,6 @@
 import { insertIdentity } from "../db/writes";
 import { EVENT } from "../domain/audit-events";
-import { isoTime, newId } from "../domain/ids";
+import { isoTime } from "../domain/ids";
 import { lockStatus, settle } from "../domain/lockout";
 import { type IdentityContext, recordEvent } from "./context";
 import { attemptsOf, type IdentityRow, recordOf } from "./storage";
@@ -9,13 +9,14 @@ import type { IdentityRecord, Profile, RequestMeta } from "./types";
 /** Inside a transaction: creates the identity, its D1 row and its event. */
 export function provisionIdentity(
   ctx: IdentityContext,
+  id: string,
   companyId: string,
   externalId: string,
   nowMs: number,
   meta: RequestMeta,
 ): IdentityRecord {
   const identity: IdentityRecord = {
-    id: newId("idn", nowMs),
+    id,
     company_id: companyId,
     external_id: externalId,
     status: "active",

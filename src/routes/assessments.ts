@@ -77,7 +77,7 @@ const list = createRoute({
   middleware: [requireScope("sentinel:read")] as const,
   request: {
     query: z.object({
-      identity_id: plainText(1, 64).optional(),
+      identity_id: plainText(1, 128).optional(),
       since: z.string().datetime({ offset: true }).optional(),
       limit: z.coerce.number().int().min(1).max(200).default(50),
       cursor: plainText(1, 200).optional(),

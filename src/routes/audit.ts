@@ -45,7 +45,7 @@ const listEvents = createRoute({
   middleware: [requireScope("audit:read")] as const,
   request: {
     query: z.object({
-      identity_id: plainText(1, 64).optional(),
+      identity_id: plainText(1, 128).optional(),
       type: plainText(1, 64).optional(),
       since: isoDateTime.optional(),
       until: isoDateTime.optional(),
@@ -114,7 +114,7 @@ const listRollups = createRoute({
   middleware: [requireScope("audit:read")] as const,
   request: {
     query: z.object({
-      identity_id: plainText(1, 64).optional(),
+      identity_id: plainText(1, 128).optional(),
       since: isoDay.optional(),
       until: isoDay.optional(),
     }),

@@ -43,7 +43,9 @@ const discover = createRoute({
         "application/json": {
           schema: z.strictObject({
             sentinel: z.strictObject({
-              id: plainText(1, 64).openapi({ example: "idn_01hxyz" }),
+              id: plainText(1, 128).openapi({
+                example: "idn_42c9d108cb9132d462da0f97ad8a6a0ecb43e0ada40c02213ecd731b89d81aa6",
+              }),
               context: ContextSchema,
             }),
           }),

@@ -19,7 +19,10 @@ import type { ActionOutcome, ActionType } from "../identity/types";
 const security = [{ apiKey: [] }];
 /** The seed names the path parameter `userId`; it is the internal identity id (`idn_...`). */
 const IdentityPathParams = z.object({
-  userId: plainText(1, 64).openapi({ example: "idn_01hxyz", description: "The internal identity id" }),
+  userId: plainText(1, 128).openapi({
+    example: "idn_42c9d108cb9132d462da0f97ad8a6a0ecb43e0ada40c02213ecd731b89d81aa6",
+    description: "The internal identity id",
+  }),
 });
 const reason = plainText(1, 1000);
 const incidentId = plainText(1, 128).openapi({

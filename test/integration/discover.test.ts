@@ -107,7 +107,9 @@ describe("POST /v1/sentinel/discover", () => {
     const { key, id } = await identity();
     const res = await discover(key, id, { ip: "1.1.1.1", ua: BROWSER });
     await expect
-      .poll(async () => (await call("/v1/audit/events?type=sentinel.assessment", { key })).body.events.length)
+      .poll(async () => (await call("/v1/audit/events?type=sentinel.assessment", { key })).body.events.length, {
+        timeout: 10_000,
+      })
       .toBe(1);
     const event = (await call("/v1/audit/events?type=sentinel.assessment", { key })).body.events[0];
     expect(event.metadata.assessment_id).toBe(res.body.assessment_id);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { call, provision, tenant } from "../helpers";
 
-const IDN = /^idn_[0-9A-HJKMNP-TV-Z]{26}$/;
+/** An identity id names its Durable Object: `idn_` and the object id's 64 hex digits. */
+const IDN = /^idn_[0-9a-f]{64}$/;
 
 describe("POST /v1/idp/users (provision)", () => {
   it("provisions an identity and answers the seed's shape", async () => {

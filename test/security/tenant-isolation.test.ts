@@ -62,10 +62,13 @@ describe("tenant isolation", () => {
     const session = await openSession(victim.key, "victim", victim.secret);
     const attacker = await tenant("Attacker");
     expect(await introspect(attacker.key, session.token)).toEqual({ active: false, reason: "invalid" });
-    // The session's D1 mirror exists (it is written from the object's alarm just after the
-    // verify), so the 404 below is the tenant check, not "not written yet".
+    // The session's D1 mirror exists (it goes by the D1 writes queue just after the verify,
+    // readable within the README's 5-second bound), so the 404 below is the tenant check, not
+    // "not written yet".
     await expect
-      .poll(async () => (await env.DB.prepare("SELECT id FROM sessions WHERE id = ?").bind(session.id).first())?.id)
+      .poll(async () => (await env.DB.prepare("SELECT id FROM sessions WHERE id = ?").bind(session.id).first())?.id, {
+        timeout: 10_000,
+      })
       .toBe(session.id);
     const res = await call(`/v1/idp/sessions/${session.id}`, { key: attacker.key, method: "DELETE" });
     expect(res.status).toBe(404);

@@ -7,10 +7,7 @@
  * lands on another. Every string at the boundary (body, query, path) must be well-formed, or
  * the request is `400 invalid_request` naming the field, before anything is stored.
  */
-import { runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { directoryOf } from "../../src/identity/directory";
 import { call, enrolled, provision, tenant } from "../helpers";
 
 /** Sends `text` exactly as given: JSON escapes such as `\ud800` reach the parser unchanged. */
@@ -102,16 +99,26 @@ describe("lone surrogates and malformed percent-encoding are refused at the boun
 });
 
 describe("an action reaches only the identity it names", () => {
-  it("answers 404 when the directory maps the id to an object that holds another identity", async () => {
+  it("answers 404 for an id the runtime did not mint, and for another company's identity", async () => {
     const { key, identityId: aliceId } = await enrolled("alice");
-    const bob = await provision(key, "bob");
-    // A corrupted directory: alice's internal id now points at bob's external id (and so bob's object).
-    await runInDurableObject(directoryOf(env, aliceId), (_, state) => {
-      state.storage.sql.exec("UPDATE entries SET external_id = 'bob' WHERE identity_id = ?", aliceId);
-    });
-    const res = await call(`/v1/sentinel/identity/${aliceId}/disable`, { key, body: { reason: "r" } });
-    expect(res.status).toBe(404);
-    const profile = await call("/v1/idp/users?externalUserId=bob", { key });
+    const other = await tenant("other");
+    const bob = await provision(other.key, "bob");
+    const forged = `idn_${"0".repeat(63)}1`;
+    const flipped = `${aliceId.slice(0, -1)}${aliceId.endsWith("0") ? "1" : "0"}`;
+    for (const id of [forged, flipped, bob.body.user.id, `${aliceId}0`, aliceId.toUpperCase()]) {
+      const res = await call(`/v1/sentinel/identity/${id}/disable`, { key, body: { reason: "r" } });
+      expect(res.status, id).toBe(404);
+      expect(res.body.code, id).toBe("not_found");
+    }
+    const profile = await call("/v1/idp/users?externalUserId=bob", { key: other.key });
     expect(profile.body).toMatchObject({ id: bob.body.user.id, status: "active" });
+  });
+
+  it("acts on the identity whose object the id names", async () => {
+    const { key, identityId } = await enrolled("carol");
+    const res = await call(`/v1/sentinel/identity/${identityId}/disable`, { key, body: { reason: "r" } });
+    expect(res.status).toBe(200);
+    const profile = await call("/v1/idp/users?externalUserId=carol", { key });
+    expect(profile.body).toMatchObject({ id: identityId, status: "disabled" });
   });
 });
