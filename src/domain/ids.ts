@@ -1,10 +1,11 @@
 /**
- * Prefixed ULIDs (`idn_01J...`): a type prefix, 48 bits of milliseconds and 80 random bits
- * in Crockford base32, so ids sort by creation time and cannot be guessed.
+ * Prefixed ULIDs (`ses_01J...`): a type prefix, 48 bits of milliseconds and 80 random bits
+ * in Crockford base32, so ids sort by creation time and cannot be guessed. Identities are the
+ * exception: an identity's id is its Durable Object's id (src/identity/directory.ts).
  */
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-export type IdPrefix = "idn" | "ses" | "act" | "inc" | "asm" | "evt" | "cmp" | "key" | "req";
+export type IdPrefix = "ses" | "act" | "inc" | "asm" | "evt" | "cmp" | "key" | "req";
 
 export function ulid(nowMs: number): string {
   let time = "";
