@@ -12,7 +12,6 @@ export interface Env {
   IDENTITY_GUARD: DurableObjectNamespace<IdentityGuard>;
   COMPANY_LEDGER: DurableObjectNamespace<CompanyLedger>;
   IP_WATCH: DurableObjectNamespace<IpWatch>;
-  /** Identity id -> (company, external id), one small object per identity id. */
   /** Bundles of identity objects' D1 writes, applied in batches across identities (src/ledger/d1-sink.ts). */
   D1_WRITES: Queue<QueueBundle>;
   /** Gathers identity objects' D1 writes into bundles for D1_WRITES (src/ledger/relay.ts). */
