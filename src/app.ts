@@ -10,6 +10,7 @@ import { assessmentRoutes } from "./routes/assessments";
 import { auditRoutes } from "./routes/audit";
 import { backupCodeRoutes } from "./routes/backup-codes";
 import { companyRoutes } from "./routes/companies";
+import { connectorRoutes } from "./routes/connectors";
 import { discoverRoutes } from "./routes/discover";
 import { identityRoutes } from "./routes/identities";
 import { identityActionRoutes } from "./routes/identity-actions";
@@ -83,6 +84,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/v1/sentinel", riskPolicyRoutes);
   app.route("/v1/sentinel", discoverRoutes);
   app.route("/v1/sentinel", assessmentRoutes);
+  app.route("/v1/sentinel", connectorRoutes);
   app.route("/v1/audit", auditRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {

@@ -10,6 +10,8 @@ declare global {
       TEST_MIGRATIONS: D1Migration[];
       /** An empty database the migrations-equal-schema test builds from schema.sql. */
       SCHEMA_SQL_DB: D1Database;
+      /** The identity providers' stand-ins (test/stand-ins/providers.ts). */
+      STAND_IN_URL: string;
     }
   }
 }

@@ -1,4 +1,5 @@
 import type { CompanyLedger } from "../company/ledger";
+import type { DeliveryMessage } from "../connectors/consumer";
 import type { IdentityGuard } from "../identity/guard";
 import type { OutboxRelay } from "../ledger/relay";
 import type { QueueBundle } from "../ledger/shipment";
@@ -14,6 +15,8 @@ export interface Env {
   IP_WATCH: DurableObjectNamespace<IpWatch>;
   /** Bundles of identity objects' D1 writes, applied in batches across identities (src/ledger/d1-sink.ts). */
   D1_WRITES: Queue<QueueBundle>;
+  /** One message per try of carrying an action to a connector (src/connectors/consumer.ts). */
+  CONNECTOR_DELIVERIES: Queue<DeliveryMessage>;
   /** Gathers identity objects' D1 writes into bundles for D1_WRITES (src/ledger/relay.ts). */
   OUTBOX_RELAY: DurableObjectNamespace<OutboxRelay>;
 
@@ -32,4 +35,8 @@ export interface Env {
   SESSION_TTL_SECONDS?: string;
   AUDIT_RETENTION_DAYS?: string;
   ASSESSMENT_RETENTION_DAYS?: string;
+  /** "true" lets connector URLs be http (local stand-ins only; `npm run dev` sets it in .dev.vars). */
+  ALLOW_HTTP_CONNECTOR_URLS?: string;
+  /** Milliseconds before a provider call counts as timed out (10,000). */
+  CONNECTOR_TIMEOUT_MS?: string;
 }

@@ -27,6 +27,13 @@ export const EVENT = {
   riskFeedback: "sentinel.feedback",
   /** A company's Sentinel policy changed; metadata holds the old and the new policy. */
   riskPolicyUpdated: "risk_policy.updated",
+  connectorCreated: "connector.created",
+  connectorDeleted: "connector.deleted",
+  connectorLinked: "connector.linked",
+  /** One try of carrying an action to a connector; metadata says the status it left. */
+  connectorDelivery: "connector.delivery",
+  /** A delivery that failed for good (a final 4xx, or every try used). */
+  connectorDeliveryFailed: "connector.delivery_failed",
 } as const;
 
 /**

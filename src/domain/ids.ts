@@ -5,7 +5,7 @@
  */
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-export type IdPrefix = "ses" | "act" | "inc" | "asm" | "evt" | "cmp" | "key" | "req";
+export type IdPrefix = "ses" | "con" | "dlv" | "act" | "inc" | "asm" | "evt" | "cmp" | "key" | "req";
 
 export function ulid(nowMs: number): string {
   let time = "";

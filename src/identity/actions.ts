@@ -1,10 +1,10 @@
-import { insertIdentityAction, revokeSessionsIssuedUpTo, updateIdentityStatus } from "../db/writes";
+import { insertDelivery, insertIdentityAction, revokeSessionsIssuedUpTo, updateIdentityStatus } from "../db/writes";
 import { EVENT } from "../domain/audit-events";
 import { isoTime, newId } from "../domain/ids";
 import { type IdentityContext, recordEvent } from "./context";
 import { activeSessionCount } from "./sessions";
 import { type IdentityRow, recordOf } from "./storage";
-import type { ActionOutcome, ActionRecord, ActionType, RequestMeta } from "./types";
+import type { ActionOutcome, ActionRecord, ActionType, DeliveryTarget, DeliveryView, RequestMeta } from "./types";
 
 const ACTION_EVENT: Record<ActionType, string> = {
   disable: EVENT.identityDisabled,
@@ -23,6 +23,7 @@ export function applyIdentityAction(
   row: IdentityRow,
   type: ActionType,
   details: { reason: string | null; incidentId: string | null },
+  targets: readonly DeliveryTarget[],
   nowMs: number,
   meta: RequestMeta,
 ): ActionOutcome {
@@ -70,6 +71,33 @@ export function applyIdentityAction(
   }
   ctx.store.sql.exec("UPDATE identity SET marks_version = marks_version + 1 WHERE singleton = 1");
   ctx.outbox.enqueue(insertIdentityAction({ ...action, company_id: identity.company_id }));
+  // Its deliveries to the company's connectors, durable with it: the deliveries queue carries
+  // them after the answer (src/connectors). force-mfa has no provider call.
+  const deliveries: DeliveryView[] = targets.map((target) => ({
+    id: newId("dlv", nowMs),
+    connector_id: target.connector_id,
+    type: target.connector_type,
+    status: type === "force_mfa" ? "not_applicable" : "pending",
+    attempts: 0,
+    last_error: null,
+  }));
+  targets.forEach((target, i) => {
+    const delivery = deliveries[i] as DeliveryView;
+    ctx.outbox.enqueue(
+      insertDelivery({
+        id: delivery.id,
+        company_id: identity.company_id,
+        action_id: action.id,
+        identity_id: identity.id,
+        connector_id: target.connector_id,
+        connector_type: target.connector_type,
+        action_type: type,
+        provider_user_id: target.provider_user_id,
+        status: delivery.status,
+        created_at: action.created_at,
+      }),
+    );
+  });
   recordEvent(ctx, identity, nowMs, meta, {
     type: ACTION_EVENT[type],
     outcome: "success",
@@ -84,6 +112,7 @@ export function applyIdentityAction(
   return {
     result: "applied",
     action,
+    deliveries,
     identity: { id: identity.id, status },
     revokedSessions,
     mfaChallengeRequiredFrom: mfaFromMs === null ? null : isoTime(mfaFromMs),

@@ -23,6 +23,7 @@ import { IdentityStore, recordOf } from "./storage";
 import type {
   ActionOutcome,
   ActionType,
+  DeliveryTarget,
   IdentityRecord,
   IdentityRefusal,
   Profile,
@@ -197,6 +198,7 @@ export class IdentityGuard extends DurableObject<Env> {
     identityId: string,
     type: ActionType,
     details: { reason: string | null; incidentId: string | null },
+    targets: readonly DeliveryTarget[],
     nowMs: number,
     meta: RequestMeta,
   ): Promise<ActionOutcome | { result: "not_found" }> {
@@ -215,7 +217,9 @@ export class IdentityGuard extends DurableObject<Env> {
       );
       return { result: "not_found" };
     }
-    const outcome = this.transaction(() => applyIdentityAction(this.identity, row, type, details, nowMs, meta));
+    const outcome = this.transaction(() =>
+      applyIdentityAction(this.identity, row, type, details, targets, nowMs, meta),
+    );
     await this.flush(nowMs, { d1: "apply", kv: true });
     return outcome;
   }

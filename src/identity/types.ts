@@ -79,9 +79,27 @@ export interface ActionRecord {
   created_at: string;
 }
 
+/** A connector an action is carried to, and the provider's key for this identity there. */
+export interface DeliveryTarget {
+  connector_id: string;
+  connector_type: string;
+  provider_user_id: string;
+}
+
+/** An action's delivery to one connector, as the action's answer and list show it. */
+export interface DeliveryView {
+  id: string;
+  connector_id: string;
+  type: string;
+  status: "pending" | "delivered" | "failed" | "not_applicable";
+  attempts: number;
+  last_error: string | null;
+}
+
 export interface ActionOutcome {
   result: "applied";
   action: ActionRecord;
+  deliveries: DeliveryView[];
   identity: { id: string; status: IdentityStatus };
   revokedSessions: number;
   mfaChallengeRequiredFrom: string | null;

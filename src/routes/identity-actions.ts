@@ -4,9 +4,10 @@ import { drizzle } from "drizzle-orm/d1";
 import type { Context } from "hono";
 import { companyLedger } from "../company/ledger";
 import type { Env } from "../config/env";
+import { deliveriesOf, deliveryTargets } from "../connectors/store";
 import { identityActions } from "../db/schema";
 import { ApiError } from "../errors";
-import { ActionSchema, actionToWire } from "../http/action-schema";
+import { ActionSchema, actionToWire, DeliverySchema, type DeliveryWire } from "../http/action-schema";
 import { requireScope } from "../http/api-key-auth";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
@@ -61,7 +62,7 @@ const disable = actionRoute({
   summary: "Disable an account: its sessions are revoked, its codes refused, Sentinel denies it (sentinel:write)",
   body: z.strictObject({ reason, incident_id: incidentId.optional() }),
   bodyRequired: true,
-  data: z.object({ action: ActionSchema, identity: IdentityStatusSchema }),
+  data: z.object({ action: ActionSchema, deliveries: z.array(DeliverySchema), identity: IdentityStatusSchema }),
 });
 
 const enable = actionRoute({
@@ -69,7 +70,7 @@ const enable = actionRoute({
   summary: "Enable a disabled account; revoked sessions stay revoked (sentinel:write)",
   body: z.strictObject({ reason, incident_id: incidentId.optional() }),
   bodyRequired: true,
-  data: z.object({ action: ActionSchema, identity: IdentityStatusSchema }),
+  data: z.object({ action: ActionSchema, deliveries: z.array(DeliverySchema), identity: IdentityStatusSchema }),
 });
 
 const revokeSessions = actionRoute({
@@ -77,7 +78,7 @@ const revokeSessions = actionRoute({
   summary: "Revoke every active session at once (sentinel:write)",
   body: z.strictObject({ reason: reason.optional(), incident_id: incidentId.optional() }),
   bodyRequired: false,
-  data: z.object({ action: ActionSchema, revoked_sessions: z.number().int() }),
+  data: z.object({ action: ActionSchema, deliveries: z.array(DeliverySchema), revoked_sessions: z.number().int() }),
 });
 
 const forceMfa = actionRoute({
@@ -85,7 +86,7 @@ const forceMfa = actionRoute({
   summary: "Require MFA again from every session verified up to now (sentinel:write)",
   body: z.strictObject({ reason: reason.optional(), incident_id: incidentId.optional() }),
   bodyRequired: false,
-  data: z.object({ action: ActionSchema, mfa_challenge_required_from: ISO_TIME }),
+  data: z.object({ action: ActionSchema, deliveries: z.array(DeliverySchema), mfa_challenge_required_from: ISO_TIME }),
 });
 
 const listActions = createRoute({
@@ -134,37 +135,67 @@ async function act(
   const link = incidentId === null ? "external" : await ledger.linkAction(incidentId, nowMs);
   if (link === "closed") throw new ApiError("incident_closed", { incident_id: incidentId });
   try {
+    const targets = await deliveryTargets(env.DB, caller.companyId, identityId, externalId);
     const outcome = await identityGuard(env, caller.companyId, externalId).applyAction(
       identityId,
       type,
       { reason: body.reason ?? null, incidentId },
+      targets,
       nowMs,
       { actor: caller.keyId, requestId: c.get("requestId") },
     );
     if (outcome.result !== "applied") throw new ApiError("not_found", {}, { message: "Identity not found" });
+    await dispatch(env, outcome);
     return outcome;
   } finally {
     if (link === "linked" && incidentId !== null) await ledger.actionSettled(incidentId);
   }
 }
 
+/**
+ * Hands the action's pending deliveries to the deliveries queue. Never fails the action: the
+ * deliveries are in D1 already, and the sweep (every 5 minutes) sends again any that no message
+ * moved for 10 minutes.
+ */
+async function dispatch(env: Env, outcome: ActionOutcome): Promise<void> {
+  const pending = outcome.deliveries.filter((d) => d.status === "pending");
+  if (pending.length === 0) return;
+  try {
+    await env.CONNECTOR_DELIVERIES.sendBatch(pending.map((d) => ({ body: { v: 1, delivery_id: d.id } })));
+  } catch (error) {
+    console.error(
+      JSON.stringify({
+        level: "error",
+        msg: "connector deliveries: send failed, the sweep will resend",
+        error: String(error),
+      }),
+    );
+  }
+}
+
+/** The action as answered: its deliveries both on it and beside it (`data.deliveries`). */
+function answered(outcome: ActionOutcome) {
+  const deliveries = outcome.deliveries as DeliveryWire[];
+  return { action: { ...outcome.action, deliveries }, deliveries };
+}
+
 export const identityActionRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
   .openapi(disable, async (c) => {
     const out = await act(c, identityIdOf(c.req.valid("param")), "disable", c.req.valid("json"));
-    return c.json({ data: { action: out.action, identity: out.identity } }, 200);
+    return c.json({ data: { ...answered(out), identity: out.identity } }, 200);
   })
   .openapi(enable, async (c) => {
     const out = await act(c, identityIdOf(c.req.valid("param")), "enable", c.req.valid("json"));
-    return c.json({ data: { action: out.action, identity: out.identity } }, 200);
+    return c.json({ data: { ...answered(out), identity: out.identity } }, 200);
   })
   .openapi(revokeSessions, async (c) => {
     const out = await act(c, identityIdOf(c.req.valid("param")), "revoke_sessions", c.req.valid("json"));
-    return c.json({ data: { action: out.action, revoked_sessions: out.revokedSessions } }, 200);
+    return c.json({ data: { ...answered(out), revoked_sessions: out.revokedSessions } }, 200);
   })
   .openapi(forceMfa, async (c) => {
     const out = await act(c, identityIdOf(c.req.valid("param")), "force_mfa", c.req.valid("json"));
     if (out.mfaChallengeRequiredFrom === null) throw new Error("force-mfa left no challenge mark");
-    return c.json({ data: { action: out.action, mfa_challenge_required_from: out.mfaChallengeRequiredFrom } }, 200);
+    return c.json({ data: { ...answered(out), mfa_challenge_required_from: out.mfaChallengeRequiredFrom } }, 200);
   })
   .openapi(listActions, async (c) => {
     const identityId = identityIdOf(c.req.valid("param"));
@@ -176,5 +207,10 @@ export const identityActionRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
       .where(and(eq(identityActions.companyId, companyId), eq(identityActions.identityId, identityId)))
       .orderBy(desc(identityActions.createdAt), desc(identityActions.id))
       .all();
-    return c.json({ actions: rows.map(actionToWire) }, 200);
+    const deliveries = await deliveriesOf(
+      c.env.DB,
+      companyId,
+      rows.map((r) => r.id),
+    );
+    return c.json({ actions: rows.map((r) => actionToWire(r, deliveries)) }, 200);
   });

@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { companyLedger, type IncidentRecord } from "../company/ledger";
+import { deliveriesOf } from "../connectors/store";
 import { identityActions, incidents } from "../db/schema";
 import { isoTime, newId } from "../domain/ids";
 import { ApiError } from "../errors";
@@ -143,7 +144,12 @@ export const incidentRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
       .where(and(eq(identityActions.companyId, companyId), eq(identityActions.incidentId, id)))
       .orderBy(desc(identityActions.createdAt), desc(identityActions.id))
       .all();
-    return c.json({ incident: { ...toWire(incident), actions: actions.map(actionToWire) } }, 200);
+    const deliveries = await deliveriesOf(
+      c.env.DB,
+      incident.companyId,
+      actions.map((a) => a.id),
+    );
+    return c.json({ incident: { ...toWire(incident), actions: actions.map((a) => actionToWire(a, deliveries)) } }, 200);
   })
   .openapi(close, async (c) => {
     const { id } = c.req.valid("param");

@@ -12,6 +12,7 @@
  * one file each: the Vitest pool's SELF.fetch slows down with every request a workerd instance
  * has served (cloudflare/workers-sdk#15446), and each file gets a fresh instance.
  */
+import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { expect } from "vitest";
 import { buildApp } from "../../src/app";
@@ -190,6 +191,13 @@ function bodyFor(route: string, v: Values): fc.Arbitrary<string> {
       { requiredKeys: ["title"] },
     ),
     "POST /v1/admin/companies": fc.record({ name: v.text }),
+    "POST /v1/sentinel/connectors": fc.record({
+      type: good(v, fc.constant("okta")),
+      name: v.text,
+      base_url: v.oktaUrl,
+      credentials: fc.record({ api_token: v.text }),
+    }),
+    "PUT /v1/sentinel/identity/:userId/links/:connectorId": fc.record({ provider_user_id: v.text }),
     "POST /v1/sentinel/discover": fc.record({
       sentinel: fc.record({
         id: v.identityId,
@@ -258,6 +266,8 @@ interface Values {
   token: fc.Arbitrary<unknown>;
   incidentId: fc.Arbitrary<unknown>;
   companyId: fc.Arbitrary<unknown>;
+  /** The Okta stand-in's URL, or something hostile. */
+  oktaUrl: fc.Arbitrary<unknown>;
 }
 
 /** One shard: `runs` random requests from `seed`, then the coverage and audit checks. */
@@ -281,10 +291,24 @@ export async function fuzzEveryRoute(seed: number, runs: number): Promise<void> 
   await expect
     .poll(async () => (await call(`/v1/sentinel/assessments/${assessmentId}`, { key })).status, { timeout: 10_000 })
     .toBe(200);
+  // A connector to the Okta stand-in, so actions' deliveries and the connector routes do real work.
+  const connector = (
+    await call("/v1/sentinel/connectors", {
+      key,
+      body: {
+        type: "okta",
+        name: "fuzz",
+        base_url: `${env.STAND_IN_URL}/t/fuzz${seed}/okta`,
+        credentials: { api_token: "00okta-api-token-3c2b1a" },
+      },
+    })
+  ).body.connector;
   const identityIds = [mfa.identityId, other.body.user.id];
   /** Ids of the kind the path names, so requests get past "not found" to the handler's work. */
   const realIdsFor = (path: string): string[] => {
+    if (path.includes(":connectorId")) return [...identityIds, connector.id];
     if (path.includes(":userId")) return identityIds;
+    if (path.startsWith("/v1/sentinel/connectors/")) return [connector.id];
     if (path.startsWith("/v1/sentinel/incidents/")) return [incident.id];
     if (path.startsWith("/v1/idp/sessions/")) return [session.id];
     if (path.startsWith("/v1/admin/api-keys/")) return [spareKey.id];
@@ -308,6 +332,7 @@ export async function fuzzEveryRoute(seed: number, runs: number): Promise<void> 
     token: goodValue(fc.constant(session.token)),
     incidentId: goodValue(fc.constantFrom(incident.id, "JIRA-1")),
     companyId: goodValue(fc.constant(companyId)),
+    oktaUrl: goodValue(fc.constant(`${env.STAND_IN_URL}/t/fuzz${seed}/okta`)),
   };
   const companies = new Set<string>([companyId]);
   const outcomes = new Map<string, number>();

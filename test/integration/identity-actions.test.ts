@@ -7,6 +7,8 @@ const ACTION = {
   identity_id: expect.stringMatching(/^idn_/),
   performed_by: expect.stringMatching(/^key_/),
   created_at: expect.stringMatching(/\.\d{3}Z$/),
+  // The company has no connectors here (test/connectors has them).
+  deliveries: [],
 };
 
 describe("POST /v1/sentinel/identity/:userId/disable", () => {
@@ -29,6 +31,7 @@ describe("POST /v1/sentinel/identity/:userId/disable", () => {
           performed_by: keyId,
         },
         identity: { id: identityId, status: "disabled" },
+        deliveries: [],
       },
     });
     expect(await introspect(key, session.token)).toEqual({ active: false, reason: "disabled" });
@@ -78,6 +81,7 @@ describe("POST /v1/sentinel/identity/:userId/enable", () => {
     expect(res.body.data).toEqual({
       action: { ...ACTION, type: "enable", reason: "cleared", incident_id: null },
       identity: { id: identityId, status: "active" },
+      deliveries: [],
     });
     expect(await introspect(key, session.token)).toEqual({ active: false, reason: "revoked" });
     expect(await introspect(key, session.token, "eventual")).toEqual({ active: false, reason: "revoked" });
@@ -95,6 +99,7 @@ describe("POST /v1/sentinel/identity/:userId/force-mfa", () => {
     expect(res.body.data).toEqual({
       action: { ...ACTION, type: "force_mfa", reason: null, incident_id: null },
       mfa_challenge_required_from: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      deliveries: [],
     });
     expect(await introspect(key, before.token)).toMatchObject({ active: true, mfa_required: true });
     expect(await introspect(key, before.token, "eventual")).toMatchObject({ active: true, mfa_required: true });

@@ -1,0 +1,391 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { importPKCS8 } from "jose";
+import { companyLedger } from "../company/ledger";
+import type { Env } from "../config/env";
+import { intSetting } from "../config/settings";
+import { PROVIDER_TIMEOUT_MS } from "../connectors/consumer";
+import { type ConnectorCredentials, testConnector } from "../connectors/deliver";
+import { CONNECTOR_TYPES, DEFAULT_URLS } from "../connectors/providers";
+import {
+  type ConnectorRow,
+  connectorToWire,
+  findConnector,
+  listConnectors,
+  openConnector,
+  sealCredentials,
+} from "../connectors/store";
+import type { D1Write } from "../db/writes";
+import { EVENT } from "../domain/audit-events";
+import { isoTime, newId } from "../domain/ids";
+import { ApiError } from "../errors";
+import { requireScope } from "../http/api-key-auth";
+import type { AppEnv } from "../http/context";
+import { jsonBody } from "../http/json-body";
+import { errorResponses, ISO_TIME, plainText } from "../http/schemas";
+import { defaultHook } from "../http/validation";
+import { externalIdOf } from "../identity/directory";
+
+const security = [{ apiKey: [] }];
+
+const url = plainText(1, 500).openapi({ example: "https://graph.microsoft.com" });
+const secret = (max: number) => plainText(1, max);
+
+const EntraBody = z.strictObject({
+  type: z.literal("entra"),
+  name: plainText(1, 100),
+  base_url: url.optional(),
+  token_url: url.optional(),
+  credentials: z.strictObject({
+    tenant_id: plainText(1, 100),
+    client_id: plainText(1, 100),
+    client_secret: secret(500),
+  }),
+});
+const OktaBody = z.strictObject({
+  type: z.literal("okta"),
+  name: plainText(1, 100),
+  base_url: url.openapi({ example: "https://acme.okta.com", description: "The Okta organization's URL (required)" }),
+  credentials: z.strictObject({ api_token: secret(500) }),
+});
+const GoogleBody = z.strictObject({
+  type: z.literal("google_workspace"),
+  name: plainText(1, 100),
+  base_url: url.optional(),
+  token_url: url.optional(),
+  credentials: z.strictObject({
+    client_email: plainText(3, 320),
+    // A PEM spans lines: newlines are allowed here, other control characters are not.
+    private_key: z
+      .string()
+      .min(1)
+      .max(8000)
+      .regex(/^[\x20-\x7e\r\n]+$/, "must be a PEM private key"),
+    subject: plainText(3, 320).openapi({ description: "The Workspace admin the service account acts as" }),
+  }),
+});
+const CreateBody = z.discriminatedUnion("type", [EntraBody, OktaBody, GoogleBody]);
+
+const ConnectorSchema = z
+  .object({
+    id: z.string(),
+    type: z.enum(CONNECTOR_TYPES),
+    name: z.string(),
+    base_url: z.string(),
+    token_url: z.string().nullable(),
+    created_at: ISO_TIME,
+  })
+  .openapi("Connector");
+
+const FailureSchema = z.object({
+  delivery_id: z.string(),
+  action_id: z.string(),
+  action_type: z.string(),
+  identity_id: z.string(),
+  attempts: z.number().int(),
+  last_error: z.string().nullable(),
+  failed_at: ISO_TIME,
+});
+
+const ConnectorParams = z.object({ id: plainText(1, 64) });
+const LinkParams = z.object({ userId: plainText(1, 128), connectorId: plainText(1, 64) });
+
+const create = createRoute({
+  method: "post",
+  path: "/connectors",
+  tags: ["connectors"],
+  summary: "Connect an identity provider that disable, enable and revoke-sessions are carried to (sentinel:write)",
+  security,
+  middleware: [requireScope("sentinel:write"), jsonBody] as const,
+  request: { body: { required: true, content: { "application/json": { schema: CreateBody } } } },
+  responses: {
+    201: {
+      description: "Connected; the credentials are sealed and never shown again",
+      content: { "application/json": { schema: z.object({ connector: ConnectorSchema }) } },
+    },
+    ...errorResponses(400, 401, 403, 413, 415),
+  },
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/connectors",
+  tags: ["connectors"],
+  summary: "The company's connectors (sentinel:read)",
+  security,
+  middleware: [requireScope("sentinel:read")] as const,
+  responses: {
+    200: {
+      description: "The connectors, oldest first",
+      content: { "application/json": { schema: z.object({ connectors: z.array(ConnectorSchema) }) } },
+    },
+    ...errorResponses(401, 403),
+  },
+});
+
+const read = createRoute({
+  method: "get",
+  path: "/connectors/{id}",
+  tags: ["connectors"],
+  summary: "A connector with its recent delivery failures (sentinel:read)",
+  security,
+  middleware: [requireScope("sentinel:read")] as const,
+  request: { params: ConnectorParams },
+  responses: {
+    200: {
+      description: "The connector",
+      content: {
+        "application/json": {
+          schema: z.object({ connector: ConnectorSchema.extend({ recent_failures: z.array(FailureSchema) }) }),
+        },
+      },
+    },
+    ...errorResponses(400, 401, 403, 404),
+  },
+});
+
+const remove = createRoute({
+  method: "delete",
+  path: "/connectors/{id}",
+  tags: ["connectors"],
+  summary: "Disconnect: later actions are not carried to it; pending deliveries fail (sentinel:write)",
+  security,
+  middleware: [requireScope("sentinel:write")] as const,
+  request: { params: ConnectorParams },
+  responses: {
+    200: {
+      description: "Deleted",
+      content: {
+        "application/json": { schema: z.object({ connector: ConnectorSchema.extend({ deleted_at: ISO_TIME }) }) },
+      },
+    },
+    ...errorResponses(400, 401, 403, 404),
+  },
+});
+
+const check = createRoute({
+  method: "post",
+  path: "/connectors/{id}/test",
+  tags: ["connectors"],
+  summary:
+    "Check the credentials: get a token (and for Okta, read one user); answers what the provider said (sentinel:write)",
+  security,
+  middleware: [requireScope("sentinel:write")] as const,
+  request: { params: ConnectorParams },
+  responses: {
+    200: {
+      description: "What the provider said",
+      content: { "application/json": { schema: z.object({ ok: z.boolean(), detail: z.string() }) } },
+    },
+    ...errorResponses(400, 401, 403, 404),
+  },
+});
+
+const link = createRoute({
+  method: "put",
+  path: "/identity/{userId}/links/{connectorId}",
+  tags: ["connectors"],
+  summary: "The provider's user key for this identity, where it is not the external_id (sentinel:write)",
+  security,
+  middleware: [requireScope("sentinel:write"), jsonBody] as const,
+  request: {
+    params: LinkParams,
+    body: {
+      required: true,
+      content: { "application/json": { schema: z.strictObject({ provider_user_id: plainText(1, 255) }) } },
+    },
+  },
+  responses: {
+    200: {
+      description: "Linked",
+      content: {
+        "application/json": {
+          schema: z.object({
+            link: z.object({
+              identity_id: z.string(),
+              connector_id: z.string(),
+              provider_user_id: z.string(),
+              updated_at: ISO_TIME,
+            }),
+          }),
+        },
+      },
+    },
+    ...errorResponses(400, 401, 403, 404, 413, 415),
+  },
+});
+
+/** https, unless ALLOW_HTTP_CONNECTOR_URLS lets a local stand-in be reached over http. */
+function checkedUrl(env: Env, value: string, path: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ApiError("invalid_request", { details: [{ path, message: "must be an absolute URL" }] });
+  }
+  const allowHttp = env.ALLOW_HTTP_CONNECTOR_URLS === "true";
+  if (parsed.protocol !== "https:" && !(allowHttp && parsed.protocol === "http:")) {
+    throw new ApiError("invalid_request", { details: [{ path, message: "must be https" }] });
+  }
+  if (parsed.username || parsed.password || parsed.search || parsed.hash) {
+    throw new ApiError("invalid_request", {
+      details: [{ path, message: "must not carry credentials, a query or a fragment" }],
+    });
+  }
+  return value.replace(/\/+$/, "");
+}
+
+const notFound = () => new ApiError("not_found", {}, { message: "Connector not found" });
+
+export const connectorRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
+  .openapi(create, async (c) => {
+    const body = c.req.valid("json");
+    const caller = c.get("caller");
+    const nowMs = Date.now();
+    const defaults = DEFAULT_URLS[body.type];
+    const baseUrl = checkedUrl(c.env, body.base_url ?? defaults.baseUrl ?? "", "base_url");
+    const tokenValue = "token_url" in body ? (body.token_url ?? defaults.tokenUrl) : defaults.tokenUrl;
+    const tokenUrl = tokenValue === null ? null : checkedUrl(c.env, tokenValue, "token_url");
+    if (body.type === "google_workspace") {
+      try {
+        await importPKCS8(body.credentials.private_key, "RS256");
+      } catch {
+        throw new ApiError("invalid_request", {
+          details: [{ path: "credentials.private_key", message: "must be an RSA private key in PKCS#8 PEM" }],
+        });
+      }
+    }
+    const id = newId("con", nowMs);
+    const row: ConnectorRow = {
+      id,
+      company_id: caller.companyId,
+      type: body.type,
+      name: body.name,
+      base_url: baseUrl,
+      token_url: tokenUrl,
+      credentials: await sealCredentials(c.env, id, body.credentials as ConnectorCredentials),
+      created_at: isoTime(nowMs),
+      deleted_at: null,
+    };
+    const insert: D1Write = {
+      sql: "INSERT OR IGNORE INTO connectors (id, company_id, type, name, base_url, token_url, credentials, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      params: [
+        row.id,
+        row.company_id,
+        row.type,
+        row.name,
+        row.base_url,
+        row.token_url,
+        row.credentials,
+        row.created_at,
+      ],
+    };
+    await companyLedger(c.env, caller.companyId).record(caller.companyId, nowMs, {
+      writes: [insert],
+      events: [
+        {
+          type: EVENT.connectorCreated,
+          outcome: "success",
+          actor: caller.keyId,
+          request_id: c.get("requestId"),
+          metadata: { connector_id: id, type: row.type, name: row.name, base_url: baseUrl, token_url: tokenUrl },
+        },
+      ],
+    });
+    return c.json({ connector: connectorToWire(row) }, 201);
+  })
+  .openapi(list, async (c) => {
+    const rows = await listConnectors(c.env.DB, c.get("caller").companyId);
+    return c.json({ connectors: rows.map(connectorToWire) }, 200);
+  })
+  .openapi(read, async (c) => {
+    const { companyId } = c.get("caller");
+    const row = await findConnector(c.env.DB, companyId, c.req.valid("param").id);
+    if (!row) throw notFound();
+    const { results } = await c.env.DB.prepare(
+      "SELECT id, action_id, action_type, identity_id, attempts, last_error, updated_at FROM action_deliveries WHERE connector_id = ? AND company_id = ? AND status = 'failed' ORDER BY updated_at DESC, id DESC LIMIT 20",
+    )
+      .bind(row.id, companyId)
+      .all<{
+        id: string;
+        action_id: string;
+        action_type: string;
+        identity_id: string;
+        attempts: number;
+        last_error: string | null;
+        updated_at: string;
+      }>();
+    const recent_failures = results.map((r) => ({
+      delivery_id: r.id,
+      action_id: r.action_id,
+      action_type: r.action_type,
+      identity_id: r.identity_id,
+      attempts: r.attempts,
+      last_error: r.last_error,
+      failed_at: r.updated_at,
+    }));
+    return c.json({ connector: { ...connectorToWire(row), recent_failures } }, 200);
+  })
+  .openapi(remove, async (c) => {
+    const caller = c.get("caller");
+    const row = await findConnector(c.env.DB, caller.companyId, c.req.valid("param").id);
+    if (!row) throw notFound();
+    const nowMs = Date.now();
+    const deletedAt = isoTime(nowMs);
+    await companyLedger(c.env, caller.companyId).record(caller.companyId, nowMs, {
+      writes: [
+        {
+          sql: "UPDATE connectors SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
+          params: [deletedAt, row.id],
+        },
+      ],
+      events: [
+        {
+          type: EVENT.connectorDeleted,
+          outcome: "success",
+          actor: caller.keyId,
+          request_id: c.get("requestId"),
+          metadata: { connector_id: row.id, type: row.type, name: row.name },
+        },
+      ],
+    });
+    return c.json({ connector: { ...connectorToWire(row), deleted_at: deletedAt } }, 200);
+  })
+  .openapi(check, async (c) => {
+    const row = await findConnector(c.env.DB, c.get("caller").companyId, c.req.valid("param").id);
+    if (!row) throw notFound();
+    const timeoutMs = intSetting(c.env.CONNECTOR_TIMEOUT_MS, PROVIDER_TIMEOUT_MS);
+    return c.json(await testConnector(await openConnector(c.env, row), Date.now(), { timeoutMs }), 200);
+  })
+  .openapi(link, async (c) => {
+    const { userId, connectorId } = c.req.valid("param");
+    const { provider_user_id } = c.req.valid("json");
+    const caller = c.get("caller");
+    if ((await externalIdOf(c.env, caller.companyId, userId)) === null) {
+      throw new ApiError("not_found", {}, { message: "Identity not found" });
+    }
+    if (!(await findConnector(c.env.DB, caller.companyId, connectorId))) throw notFound();
+    const nowMs = Date.now();
+    const updatedAt = isoTime(nowMs);
+    await companyLedger(c.env, caller.companyId).record(caller.companyId, nowMs, {
+      writes: [
+        {
+          sql: "INSERT INTO connector_links (identity_id, connector_id, company_id, provider_user_id, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (identity_id, connector_id) DO UPDATE SET provider_user_id = excluded.provider_user_id, updated_at = excluded.updated_at",
+          params: [userId, connectorId, caller.companyId, provider_user_id, updatedAt],
+        },
+      ],
+      events: [
+        {
+          type: EVENT.connectorLinked,
+          outcome: "success",
+          identity_id: userId,
+          actor: caller.keyId,
+          request_id: c.get("requestId"),
+          metadata: { connector_id: connectorId, provider_user_id },
+        },
+      ],
+    });
+    return c.json(
+      { link: { identity_id: userId, connector_id: connectorId, provider_user_id, updated_at: updatedAt } },
+      200,
+    );
+  });

@@ -1,0 +1,12 @@
+// What the stand-ins (providers.ts) expect: the documented scopes, and the credentials the
+// tests create connectors with. No Node imports: the tests inside workerd read it too.
+export const GRAPH_SCOPE = "https://graph.microsoft.com/.default";
+export const GOOGLE_SCOPES =
+  "https://www.googleapis.com/auth/admin.directory.user https://www.googleapis.com/auth/admin.directory.user.security";
+
+/** What each tenant's stand-ins expect as credentials (the tests create connectors with these). */
+export const EXPECTED = {
+  entra: { tenantId: "contoso-tenant", clientId: "client-123", clientSecret: "entra-secret-value-9f8e7d" },
+  okta: { apiToken: "00okta-api-token-3c2b1a" },
+  google: { clientEmail: "sentinel@acme-iam.iam.gserviceaccount.com", subject: "admin@acme.example" },
+};
