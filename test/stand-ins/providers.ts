@@ -164,14 +164,17 @@ async function handle(req: IncomingMessage, res: ServerResponse, origin: string)
   const jsonBody = (expected: Record<string, unknown>) =>
     contentType !== "application/json" ? `content-type ${contentType}` : exactly(body, expected);
 
-  let m: RegExpExecArray | null;
-  if ((m = /^\/login\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(rest))) {
+  const entraToken = /^\/login\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(rest);
+  const graphUser = /^\/entra\/v1\.0\/users\/([^/]+)(\/revokeSignInSessions)?$/.exec(rest);
+  const oktaUser = /^\/okta\/api\/v1\/users\/([^/]+)\/(lifecycle\/suspend|lifecycle\/unsuspend|sessions)$/.exec(rest);
+  const googleUser = /^\/google\/admin\/directory\/v1\/users\/([^/]+)(\/signOut)?$/.exec(rest);
+  if (entraToken) {
     provider = "entra";
     kind = "token";
     problem =
       method !== "POST"
         ? `method ${method}`
-        : decodeURIComponent(m[1] ?? "") !== EXPECTED.entra.tenantId
+        : decodeURIComponent(entraToken[1] ?? "") !== EXPECTED.entra.tenantId
           ? "tenant id in the path"
           : formProblem(contentType, raw, {
               client_id: (v) => v === EXPECTED.entra.clientId,
@@ -182,10 +185,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, origin: string)
     const token = `graph-token-${t.issued.size + 1}-${name}`;
     ok = { status: 200, body: { token_type: "Bearer", expires_in: 3599, access_token: token } };
     if (!problem) t.issued.add(token);
-  } else if ((m = /^\/entra\/v1\.0\/users\/([^/]+)(\/revokeSignInSessions)?$/.exec(rest))) {
+  } else if (graphUser) {
     provider = "entra";
     problem = bearer();
-    if (!problem && m[2]) {
+    if (!problem && graphUser[2]) {
       problem = method !== "POST" ? `method ${method}` : noBody();
       ok = {
         status: 200,
@@ -200,10 +203,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, origin: string)
             : `body ${JSON.stringify(body)} has no boolean accountEnabled`;
       ok = { status: 204 };
     }
-  } else if ((m = /^\/okta\/api\/v1\/users\/([^/]+)\/(lifecycle\/suspend|lifecycle\/unsuspend|sessions)$/.exec(rest))) {
+  } else if (oktaUser) {
     provider = "okta";
     problem = authorization === `SSWS ${EXPECTED.okta.apiToken}` ? null : "authorization is not SSWS <api token>";
-    if (!problem && m[2] === "sessions") {
+    if (!problem && oktaUser[2] === "sessions") {
       problem =
         method !== "DELETE"
           ? `method ${method}`
@@ -238,10 +241,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, origin: string)
     const token = `ya29.google-token-${t.issued.size + 1}-${name}`;
     ok = { status: 200, body: { access_token: token, expires_in: 3599, token_type: "Bearer" } };
     if (!problem) t.issued.add(token);
-  } else if ((m = /^\/google\/admin\/directory\/v1\/users\/([^/]+)(\/signOut)?$/.exec(rest))) {
+  } else if (googleUser) {
     provider = "google";
     problem = bearer();
-    if (!problem && m[2]) {
+    if (!problem && googleUser[2]) {
       problem = method !== "POST" ? `method ${method}` : noBody();
       ok = { status: 204 };
     } else if (!problem) {
@@ -251,7 +254,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, origin: string)
           : typeof (body as { suspended?: unknown })?.suspended === "boolean"
             ? jsonBody({ suspended: (body as { suspended: boolean }).suspended })
             : `body ${JSON.stringify(body)} has no boolean suspended`;
-      ok = { status: 200, body: { primaryEmail: decodeURIComponent(m[1] ?? "") } };
+      ok = { status: 200, body: { primaryEmail: decodeURIComponent(googleUser[1] ?? "") } };
     }
   } else {
     return send(res, 404, { error: `stand-in: no such endpoint ${method} ${rest}` });
