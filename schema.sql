@@ -205,6 +205,9 @@ CREATE TABLE IF NOT EXISTS action_deliveries (
   connector_id TEXT NOT NULL,
   connector_type TEXT NOT NULL,
   action_type TEXT NOT NULL,
+  -- The action's place among the identity's changes (its object's marks version): deliveries of
+  -- one identity to one connector go in this order.
+  sequence INTEGER NOT NULL,
   provider_user_id TEXT NOT NULL,
   status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed', 'not_applicable')),
   attempts INTEGER NOT NULL DEFAULT 0,
@@ -215,6 +218,6 @@ CREATE TABLE IF NOT EXISTS action_deliveries (
   claimed_until_ms INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS action_deliveries_action ON action_deliveries (action_id);
-CREATE INDEX IF NOT EXISTS action_deliveries_order ON action_deliveries (identity_id, connector_id, created_at, id);
+CREATE INDEX IF NOT EXISTS action_deliveries_order ON action_deliveries (identity_id, connector_id, sequence);
 CREATE INDEX IF NOT EXISTS action_deliveries_connector ON action_deliveries (connector_id, status, updated_at);
 CREATE INDEX IF NOT EXISTS action_deliveries_pending ON action_deliveries (status, claimed_until_ms);

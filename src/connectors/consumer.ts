@@ -29,6 +29,7 @@ interface DeliveryRow {
   connector_id: string;
   connector_type: ConnectorType;
   action_type: string;
+  sequence: number;
   provider_user_id: string;
   status: string;
   attempts: number;
@@ -89,9 +90,9 @@ async function runDelivery(env: Env, deliveryId: string, nowMs: () => number, ti
   if (!row || row.status !== "pending") return null;
   const earlier = await db
     .prepare(
-      "SELECT 1 AS n FROM action_deliveries WHERE identity_id = ? AND connector_id = ? AND status = 'pending' AND (created_at < ? OR (created_at = ? AND id < ?)) LIMIT 1",
+      "SELECT 1 AS n FROM action_deliveries WHERE identity_id = ? AND connector_id = ? AND status = 'pending' AND sequence < ? LIMIT 1",
     )
-    .bind(row.identity_id, row.connector_id, row.created_at, row.created_at, row.id)
+    .bind(row.identity_id, row.connector_id, row.sequence)
     .first();
   if (earlier) return WAIT_SECONDS;
   const startMs = nowMs();

@@ -336,12 +336,13 @@ export const insertDelivery = (delivery: {
   connector_id: string;
   connector_type: string;
   action_type: string;
+  sequence: number;
   provider_user_id: string;
   status: string;
   created_at: string;
 }): D1Write =>
   write(
-    "INSERT OR IGNORE INTO action_deliveries (id, company_id, action_id, identity_id, connector_id, connector_type, action_type, provider_user_id, status, attempts, last_error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?)",
+    "INSERT OR IGNORE INTO action_deliveries (id, company_id, action_id, identity_id, connector_id, connector_type, action_type, sequence, provider_user_id, status, attempts, last_error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?)",
     delivery.id,
     delivery.company_id,
     delivery.action_id,
@@ -349,6 +350,7 @@ export const insertDelivery = (delivery: {
     delivery.connector_id,
     delivery.connector_type,
     delivery.action_type,
+    delivery.sequence,
     delivery.provider_user_id,
     delivery.status,
     delivery.created_at,

@@ -92,6 +92,7 @@ export function applyIdentityAction(
         connector_id: target.connector_id,
         connector_type: target.connector_type,
         action_type: type,
+        sequence: row.marks_version + 1,
         provider_user_id: target.provider_user_id,
         status: delivery.status,
         created_at: action.created_at,

@@ -277,7 +277,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, origin: string)
   if (scripted === "hang") return; // never answers; the client's timeout ends it
   if (typeof scripted === "number" && scripted !== ok.status) {
     // The shapes providers use for errors: Graph error.code, Okta errorCode, OAuth error.
-    const code = scripted === 429 ? "TooManyRequests" : scripted >= 500 ? "ServiceUnavailable" : "Forbidden";
+    const codes: Record<number, string> = {
+      401: "InvalidAuthenticationToken",
+      403: "Forbidden",
+      404: "NotFound",
+      429: "TooManyRequests",
+    };
+    const code = codes[scripted] ?? (scripted >= 500 ? "ServiceUnavailable" : "BadRequest");
     return send(res, scripted, { error: { code }, errorCode: code });
   }
   return send(res, ok.status, ok.body);
