@@ -87,12 +87,14 @@ export async function connected(types: ProviderName[], externalId = "alice@acme.
   const identity = await provision(company.key, externalId);
   expect(identity.status).toBe(201);
   const connectors: Record<string, { id: string; stand: ReturnType<typeof standIn> }> = {};
+  let googlePrivateKey: string | null = null;
   for (const type of types) {
     const stand = standIn();
     let privatePem = "";
     if (type === "google_workspace") {
       const key = await serviceAccountKey();
       privatePem = key.privatePem;
+      googlePrivateKey = privatePem;
       await stand.script({ google_public_key: key.publicPem });
     }
     const res = await call("/v1/sentinel/connectors", {
@@ -102,7 +104,7 @@ export async function connected(types: ProviderName[], externalId = "alice@acme.
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     connectors[type] = { id: res.body.connector.id, stand };
   }
-  return { ...company, identityId: identity.body.user.id as string, externalId, connectors };
+  return { ...company, identityId: identity.body.user.id as string, externalId, connectors, googlePrivateKey };
 }
 
 /** Waits until every delivery of the action is no longer pending; answers the action as listed. */
