@@ -16,6 +16,9 @@ const SECRETS = {
   TOTP_ENCRYPTION_KEYS: () => `k1:${randomBytes(32).toString("base64")}`,
   BACKUP_CODE_PEPPER: () => randomBytes(32).toString("base64"),
   SESSION_SIGNING_KEY: () => `s1:${randomBytes(32).toString("base64")}`,
+  // Not a secret: lets connectors point at local stand-ins over http (`npm run stand-ins`).
+  // Never set in production, where connector URLs must be https.
+  ALLOW_HTTP_CONNECTOR_URLS: () => "true",
 };
 
 const existing = existsSync(".dev.vars") ? readFileSync(".dev.vars", "utf8") : "";
