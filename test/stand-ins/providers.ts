@@ -264,7 +264,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, origin: string)
   // call: Microsoft answers 401 invalid_client (AADSTS7000215), as a wrong secret does.
   if (problem === "form field client_secret is wrong") {
     t.log.push({ provider, kind, method, path, authorization, contentType, body, problem: null, answered: 401 });
-    return send(res, 401, { error: "invalid_client", error_description: "AADSTS7000215: Invalid client secret provided." });
+    return send(res, 401, {
+      error: "invalid_client",
+      error_description: "AADSTS7000215: Invalid client secret provided.",
+    });
   }
   const scripted = (kind === "token" ? t.script.token : t.script.api).shift();
   const entry: Logged = {
