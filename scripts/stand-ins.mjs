@@ -14,7 +14,15 @@ const args = process.argv.slice(2);
 const i = args.indexOf("--port");
 const port = i === -1 ? 8790 : Number(args[i + 1]);
 const out = join(mkdtempSync(join(tmpdir(), "hld-stand-ins-")), "providers.mjs");
-await build({ entryPoints: ["test/stand-ins/providers.ts"], outfile: out, platform: "node", format: "esm", bundle: true });
+await build({
+  entryPoints: ["test/stand-ins/providers.ts"],
+  outfile: out,
+  platform: "node",
+  format: "esm",
+  bundle: true,
+});
 const { startStandIns } = await import(pathToFileURL(out).href);
 await startStandIns(port);
-console.log(`stand-ins on http://127.0.0.1:${port}/t/<any name>/ (entra, login, okta, google, google-token); Ctrl-C stops`);
+console.log(
+  `stand-ins on http://127.0.0.1:${port}/t/<any name>/ (entra, login, okta, google, google-token); Ctrl-C stops`,
+);
