@@ -115,7 +115,7 @@ export async function settledAction(key: string, identityId: string, actionId: s
       async () => {
         const res = await call(`/v1/sentinel/identity/${identityId}/actions`, { key });
         found = res.body.actions.find((a: { id: string }) => a.id === actionId) ?? null;
-        return found !== null && found.deliveries.every((d: { status: string }) => d.status !== "pending");
+        return found?.deliveries.every((d: { status: string }) => d.status !== "pending") === true;
       },
       { timeout: timeoutMs, interval: 250 },
     )
