@@ -1,21 +1,11 @@
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import { call, provision, tenant } from "../helpers";
-import { EXPECTED } from "../stand-ins/expected";
+import { EXPECTED, type StandInRequest } from "../stand-ins/expected";
+
+export type { StandInRequest };
 
 export type ProviderName = "entra" | "okta" | "google_workspace";
-
-export interface StandInRequest {
-  provider: string;
-  kind: "token" | "api";
-  method: string;
-  path: string;
-  authorization: string | null;
-  contentType: string | null;
-  body: unknown;
-  problem: string | null;
-  answered: number | "hang";
-}
 
 /** A stand-in tenant of its own (see test/stand-ins/providers.ts). */
 export function standIn() {

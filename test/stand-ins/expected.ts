@@ -10,3 +10,19 @@ export const EXPECTED = {
   okta: { apiToken: "00okta-api-token-3c2b1a" },
   google: { clientEmail: "sentinel@acme-iam.iam.gserviceaccount.com", subject: "admin@acme.example" },
 };
+
+/** A scripted answer: a status, or "hang" (never answer). */
+export type Scripted = number | "hang";
+
+/** One request as a stand-in logged it, with the problem it found (null when it was as documented). */
+export interface StandInRequest {
+  provider: "entra" | "okta" | "google";
+  kind: "token" | "api";
+  method: string;
+  path: string;
+  authorization: string | null;
+  contentType: string | null;
+  body: unknown;
+  problem: string | null;
+  answered: Scripted;
+}

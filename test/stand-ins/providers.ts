@@ -17,20 +17,8 @@
  */
 import { createPublicKey, createVerify } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { EXPECTED, GOOGLE_SCOPES, GRAPH_SCOPE } from "./expected";
+import { EXPECTED, GOOGLE_SCOPES, GRAPH_SCOPE, type StandInRequest as Logged, type Scripted } from "./expected";
 
-type Scripted = number | "hang";
-interface Logged {
-  provider: "entra" | "okta" | "google";
-  kind: "token" | "api";
-  method: string;
-  path: string;
-  authorization: string | null;
-  contentType: string | null;
-  body: unknown;
-  problem: string | null;
-  answered: Scripted;
-}
 interface Tenant {
   script: { api: Scripted[]; token: Scripted[] };
   log: Logged[];
