@@ -39,6 +39,21 @@ export function findUnusedBackupCode(ctx: IdentityContext, row: IdentityRow, cod
   return found?.hash ?? null;
 }
 
+/**
+ * Whether `code` is a backup code used at or after `sinceMs`: a client resending the request
+ * that used it (refused as `code_reused`, not counted as a failure; see decideVerify).
+ */
+export function recentlyUsedBackupCode(ctx: IdentityContext, row: IdentityRow, code: string, sinceMs: number): boolean {
+  const canonical = normalizeBackupCode(code);
+  if (canonical === null || row.backup_salt === null) return false;
+  const hash = hashBackupCode(canonical, ctx.backupPepper(), row.backup_salt);
+  return (
+    ctx.store.sql
+      .exec("SELECT 1 AS used FROM backup_codes WHERE hash = ? AND used_at >= ?", hash, isoTime(sinceMs))
+      .toArray().length > 0
+  );
+}
+
 /** Inside a transaction: uses up the backup code stored as `hash`. */
 export function useBackupCode(ctx: IdentityContext, hash: string, nowMs: number): void {
   ctx.store.sql.exec("UPDATE backup_codes SET used_at = ? WHERE hash = ?", isoTime(nowMs), hash);

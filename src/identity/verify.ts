@@ -1,7 +1,7 @@
 import { EVENT } from "../domain/audit-events";
 import { attemptsRemaining, lockStatus, recordFailure, settle, UNLOCKED } from "../domain/lockout";
 import { looksLikeTotp, verifyTotp } from "../domain/totp";
-import { findUnusedBackupCode, useBackupCode } from "./backup-codes";
+import { findUnusedBackupCode, recentlyUsedBackupCode, useBackupCode } from "./backup-codes";
 import { type IdentityContext, recordEvent } from "./context";
 import type { OpenedSecrets } from "./enrolment";
 import { lockedUntilIso } from "./profile";
@@ -14,6 +14,9 @@ import type { RequestMeta, VerifyOutcome } from "./types";
  * one identity are serialized: N wrong codes at once count at most up to the lock, and one right
  * code sent N times succeeds once. While locked, even a right code is refused unchecked.
  */
+/** How long after a backup code's use a resend of it counts as the client's retry. */
+export const RETRY_WINDOW_MS = 60_000;
+
 export function decideVerify(
   ctx: IdentityContext,
   row: IdentityRow,
@@ -71,6 +74,29 @@ export function decideVerify(
     return { result: "success", method: match.kind, backupCodesRemaining, session };
   }
 
+  // A client's retry of the request that was just accepted: the very code of the last accepted
+  // step, or a backup code used within RETRY_WINDOW_MS. Refused like any replay, audited, but
+  // not counted: it is no guess (the code was right), and counting it let one aggressive client
+  // retry lock its own user out for 15 minutes. Any older replay still counts.
+  if (match.kind === "retry") {
+    const metadata = { counted: false, failed_attempts: attempts.failedAttempts, method: match.method };
+    if (match.method === "totp") {
+      recordEvent(ctx, identity, nowMs, meta, {
+        type: EVENT.totpReplay,
+        outcome: "failure",
+        reason: "code_reused",
+        metadata,
+      });
+    } else {
+      verifyEvent("failure", "code_reused", metadata);
+    }
+    return {
+      result: "code_reused",
+      failedAttempts: attempts.failedAttempts,
+      attemptsRemaining: attemptsRemaining(attempts, ctx.lockout),
+    };
+  }
+
   // A failure: counted, audited, and possibly the one that locks.
   const failure = recordFailure(attempts, nowMs, ctx.lockout);
   attempts = failure.state;
@@ -112,6 +138,7 @@ type CodeMatch =
   | { kind: "totp"; step: number; promotesPending: boolean }
   | { kind: "backup_code"; hash: string }
   | { kind: "replay" }
+  | { kind: "retry"; method: "totp" | "backup_code" }
   | { kind: "invalid" };
 
 /** What the code is against this identity's factors; reads backup-code hashes, writes nothing. */
@@ -136,11 +163,14 @@ function matchCode(
     }
     const best = candidates.sort((a, b) => b.step - a.step)[0];
     if (!best) return { kind: "invalid" };
-    if (row.last_totp_step !== null && best.step <= row.last_totp_step) return { kind: "replay" };
+    if (row.last_totp_step !== null && best.step === row.last_totp_step) return { kind: "retry", method: "totp" };
+    if (row.last_totp_step !== null && best.step < row.last_totp_step) return { kind: "replay" };
     return { kind: "totp", ...best };
   }
   const hash = findUnusedBackupCode(ctx, row, code);
-  return hash === null ? { kind: "invalid" } : { kind: "backup_code", hash };
+  if (hash !== null) return { kind: "backup_code", hash };
+  if (recentlyUsedBackupCode(ctx, row, code, nowMs - RETRY_WINDOW_MS)) return { kind: "retry", method: "backup_code" };
+  return { kind: "invalid" };
 }
 
 /** Inside a transaction: clears the lock, the failure count and the escalation (unlock). */

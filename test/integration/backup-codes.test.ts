@@ -1,4 +1,8 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { isoTime } from "../../src/domain/ids";
+import { identityGuard } from "../../src/identity/guard";
 import { call, provision, tenant, verifyCode } from "../helpers";
 
 describe("POST /v1/idp/backup-codes", () => {
@@ -22,8 +26,25 @@ describe("POST /v1/idp/backup-codes", () => {
     const [first = "", second = ""] = codes;
     const ok = await verifyCode(key, "u", first.toLowerCase());
     expect(ok.body).toMatchObject({ status: "success", method: "backup_code", backup_codes_remaining: 9 });
-    expect((await verifyCode(key, "u", first)).body.code).toBe("invalid_code");
+    // Resent within a minute: the client's retry, refused and not counted.
+    expect((await verifyCode(key, "u", first)).body).toMatchObject({ code: "code_reused", failed_attempts: 0 });
     expect((await verifyCode(key, "u", second.replace("-", ""))).body.backup_codes_remaining).toBe(8);
+  });
+
+  it("counts a used code sent again after the retry minute as a failure", async () => {
+    const { key, companyId } = await tenant();
+    await provision(key, "u");
+    const codes: string[] = (await call("/v1/idp/backup-codes?externalUserId=u", { key, method: "POST" })).body.user
+      .backupCodes;
+    const first = codes[0] ?? "";
+    expect((await verifyCode(key, "u", first)).status).toBe(200);
+    await runInDurableObject(identityGuard(env, companyId, "u"), (_, state) => {
+      state.storage.sql.exec(
+        "UPDATE backup_codes SET used_at = ? WHERE used_at IS NOT NULL",
+        isoTime(Date.now() - 61_000),
+      );
+    });
+    expect((await verifyCode(key, "u", first)).body).toMatchObject({ code: "invalid_code", failed_attempts: 1 });
   });
 
   it("replaces the previous set: old codes stop working", async () => {
