@@ -20,7 +20,7 @@ export interface Env {
   /** Gathers identity objects' D1 writes into bundles for D1_WRITES (src/ledger/relay.ts). */
   OUTBOX_RELAY: DurableObjectNamespace<OutboxRelay>;
 
-  /** Secret. Bearer token of the admin routes; without it they answer 404. */
+  /** Secret. Bearer token(s) of the admin routes, comma-separated (rotation); without one they answer 404. */
   ADMIN_TOKEN?: string;
   /** Secret. `k2:<base64 32 bytes>,k1:<...>`: AES-GCM keys for TOTP secrets, current first. */
   TOTP_ENCRYPTION_KEYS?: string;

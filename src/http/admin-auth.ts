@@ -4,15 +4,27 @@ import { ApiError } from "../errors";
 import type { AppEnv } from "./context";
 
 /**
- * Admin routes take `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time.
- * Without an ADMIN_TOKEN configured they do not exist (404), so a deployment that forgot
- * the secret exposes nothing.
+ * Admin routes take `Authorization: Bearer <token>`, one of the comma-separated tokens of
+ * ADMIN_TOKEN (so a token rotates without downtime: add the new one, move callers, remove the
+ * old), each compared in constant time, all of them every time. Without an ADMIN_TOKEN
+ * configured they do not exist (404), so a deployment that forgot the secret exposes nothing.
  */
 export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const expected = c.env.ADMIN_TOKEN;
-  if (!expected) throw new ApiError("not_found");
+  const tokens = adminTokens(c.env.ADMIN_TOKEN);
+  if (tokens.length === 0) throw new ApiError("not_found");
   const header = c.req.header("authorization") ?? "";
   const match = /^Bearer (\S+)$/i.exec(header.trim());
-  if (!match?.[1] || !constantTimeEqual(match[1], expected)) throw new ApiError("unauthorized");
+  const presented = match?.[1] ?? "";
+  let accepted = false;
+  for (const token of tokens) accepted = constantTimeEqual(presented, token) || accepted;
+  if (!accepted) throw new ApiError("unauthorized");
   await next();
 };
+
+/** The configured admin tokens: ADMIN_TOKEN split on commas, blanks dropped. */
+export function adminTokens(value: string | undefined): string[] {
+  return (value ?? "")
+    .split(",")
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0);
+}
