@@ -319,7 +319,8 @@ describe("secret exposure", () => {
     const rowsAfterUse = await backupHashes(companyId, "u");
     expect(rowsAfterUse).toHaveLength(10);
     expect(rowsAfterUse.filter((row) => row.used_at !== null)).toHaveLength(1);
-    expect((await verifyCode(key, "u", usedCode)).body.code).toBe("invalid_code");
+    // Sent again right away: the client's retry, refused (and not counted toward the lockout).
+    expect((await verifyCode(key, "u", usedCode)).body.code).toBe("code_reused");
 
     const saltBefore = (await identityRow(companyId, "u")).backup_salt;
     const second = await backupCodes(key, "u");
