@@ -1,6 +1,6 @@
 import { EVENT } from "../domain/audit-events";
 import type { Keyring } from "../domain/secret-box";
-import { openSecret } from "../domain/secret-box";
+import { openSecret, sealSecret } from "../domain/secret-box";
 import { type IdentityContext, recordEvent } from "./context";
 import { type IdentityRow, recordOf } from "./storage";
 import type { RequestMeta } from "./types";
@@ -64,4 +64,31 @@ export async function openTotpSecrets(
     return opened;
   };
   return { active: await open(row.totp_secret), pending: await open(row.totp_pending_secret) };
+}
+
+/** The key id a sealed secret names (`v1.<keyId>.<iv>.<ct>`), or null when it is not a seal. */
+export function sealingKeyId(sealed: string): string | null {
+  const parts = sealed.split(".");
+  return parts.length === 4 && parts[0] === "v1" ? (parts[1] ?? null) : null;
+}
+
+/**
+ * The identity's sealed secrets again under the keyring's current key, for those sealed under
+ * an older one (null when none is), so an old key can leave the keyring once nothing uses it.
+ */
+export async function resealedTotpSecrets(
+  row: IdentityRow,
+  keyring: Keyring,
+  cache: Map<string, string>,
+): Promise<{ totp_secret: string | null; totp_pending_secret: string | null } | null> {
+  const stale = (sealed: string | null) => sealed !== null && sealingKeyId(sealed) !== keyring.currentId;
+  if (!stale(row.totp_secret) && !stale(row.totp_pending_secret)) return null;
+  const opened = await openTotpSecrets(row, keyring, cache);
+  const context = totpSealingContext(row.company_id, row.external_id);
+  const again = async (sealed: string | null, plain: string | null) =>
+    stale(sealed) && plain !== null ? sealSecret(keyring, plain, context) : sealed;
+  return {
+    totp_secret: await again(row.totp_secret, opened.active),
+    totp_pending_secret: await again(row.totp_pending_secret, opened.pending),
+  };
 }

@@ -15,7 +15,7 @@ import { type AssessmentContext, type AssessmentResult, applyFeedback, assessIde
 import { replaceBackupCodes } from "./backup-codes";
 import type { IdentityContext } from "./context";
 import { identityIdOf, identityObjectOf } from "./directory";
-import { openTotpSecrets, storeTotpSecret } from "./enrolment";
+import { openTotpSecrets, resealedTotpSecrets, storeTotpSecret } from "./enrolment";
 import { syncMarksToKv } from "./marks";
 import { profileOf, provisionIdentity } from "./profile";
 import { activeSessions, revokeOneSession, sessionStatusOf } from "./sessions";
@@ -150,9 +150,36 @@ export class IdentityGuard extends DurableObject<Env> {
       // A re-enrolment slipped in while the secrets were being opened: open the new ones.
       if (row.totp_secret !== before.totp_secret || row.totp_pending_secret !== before.totp_pending_secret) continue;
       const outcome = this.transaction(() => decideVerify(this.identity, row, secrets, code, nowMs, meta));
-      await this.flush(nowMs, { d1: "relay", kv: false });
+      await Promise.all([this.flush(nowMs, { d1: "relay", kv: false }), this.resealSecrets()]);
       return outcome;
     }
+  }
+
+  /**
+   * Seals the TOTP secrets again under the current key when an older one sealed them (after a
+   * rotation of TOTP_ENCRYPTION_KEYS): a verify does it on the way, so the old key can go once
+   * the identities using it have verified. Answers whether anything was re-sealed.
+   */
+  async resealSecrets(): Promise<boolean> {
+    const row = this.row();
+    if (!row) return false;
+    const resealed = await resealedTotpSecrets(row, totpKeyring(this.env), this.openedSecrets).catch((error) => {
+      console.error("identity guard: re-sealing the TOTP secrets failed", String(error));
+      return null;
+    });
+    if (resealed === null) return false;
+    return this.transaction(() => {
+      const now = this.row();
+      // An enrolment that slipped in meanwhile sealed with the current key already.
+      if (!now || now.totp_secret !== row.totp_secret || now.totp_pending_secret !== row.totp_pending_secret)
+        return false;
+      this.identity.store.sql.exec(
+        "UPDATE identity SET totp_secret = ?, totp_pending_secret = ? WHERE singleton = 1",
+        resealed.totp_secret,
+        resealed.totp_pending_secret,
+      );
+      return true;
+    });
   }
 
   /** Clears the lock, the failure count and the escalation. Audited. */
