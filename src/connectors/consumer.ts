@@ -1,6 +1,6 @@
 import { companyLedger } from "../company/ledger";
 import type { Env } from "../config/env";
-import { settleDelivery } from "../db/writes";
+import { settleDelivery } from "../db/connector-writes";
 import { EVENT } from "../domain/audit-events";
 import { isoTime } from "../domain/ids";
 import type { EventInput } from "../ledger/hash-chain";

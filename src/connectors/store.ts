@@ -117,3 +117,30 @@ export async function deliveriesOf(
   }
   return byAction;
 }
+
+/** The connector's newest 20 deliveries that failed for good. */
+export async function recentFailures(db: D1Database, companyId: string, connectorId: string) {
+  const { results } = await db
+    .prepare(
+      "SELECT id, action_id, action_type, identity_id, attempts, last_error, updated_at FROM action_deliveries WHERE connector_id = ? AND company_id = ? AND status = 'failed' ORDER BY updated_at DESC, id DESC LIMIT 20",
+    )
+    .bind(connectorId, companyId)
+    .all<{
+      id: string;
+      action_id: string;
+      action_type: string;
+      identity_id: string;
+      attempts: number;
+      last_error: string | null;
+      updated_at: string;
+    }>();
+  return results.map((r) => ({
+    delivery_id: r.id,
+    action_id: r.action_id,
+    action_type: r.action_type,
+    identity_id: r.identity_id,
+    attempts: r.attempts,
+    last_error: r.last_error,
+    failed_at: r.updated_at,
+  }));
+}

@@ -15,7 +15,7 @@ export interface D1Write {
   bulk?: BulkTable;
 }
 
-const write = (sql: string, ...params: SqlParam[]): D1Write => ({ sql, params });
+export const write = (sql: string, ...params: SqlParam[]): D1Write => ({ sql, params });
 
 /** The columns of each table whose one-row inserts may be sent together, in the order of their parameters. */
 const BULK_COLUMNS = {
@@ -326,51 +326,3 @@ export const deleteExpiredSessions = (now: string): D1Write => write("DELETE FRO
 export function prepare(db: D1Database, statement: D1Write): D1PreparedStatement {
   return db.prepare(statement.sql).bind(...statement.params);
 }
-
-/** One action carried to one connector (a row of action_deliveries), written with the action. */
-export const insertDelivery = (delivery: {
-  id: string;
-  company_id: string;
-  action_id: string;
-  identity_id: string;
-  connector_id: string;
-  connector_type: string;
-  action_type: string;
-  sequence: number;
-  provider_user_id: string;
-  status: string;
-  created_at: string;
-}): D1Write =>
-  write(
-    "INSERT OR IGNORE INTO action_deliveries (id, company_id, action_id, identity_id, connector_id, connector_type, action_type, sequence, provider_user_id, status, attempts, last_error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?)",
-    delivery.id,
-    delivery.company_id,
-    delivery.action_id,
-    delivery.identity_id,
-    delivery.connector_id,
-    delivery.connector_type,
-    delivery.action_type,
-    delivery.sequence,
-    delivery.provider_user_id,
-    delivery.status,
-    delivery.created_at,
-    delivery.created_at,
-  );
-
-/** A delivery's state after a try; only a pending delivery moves, so a late duplicate changes nothing. */
-export const settleDelivery = (
-  id: string,
-  status: "pending" | "delivered" | "failed",
-  attempts: number,
-  lastError: string | null,
-  at: string,
-): D1Write =>
-  write(
-    "UPDATE action_deliveries SET status = ?, attempts = ?, last_error = ?, updated_at = ?, claimed_until_ms = 0 WHERE id = ? AND status = 'pending' AND attempts < ?",
-    status,
-    attempts,
-    lastError,
-    at,
-    id,
-    attempts,
-  );

@@ -1,4 +1,5 @@
-import { insertDelivery, insertIdentityAction, revokeSessionsIssuedUpTo, updateIdentityStatus } from "../db/writes";
+import { insertDelivery } from "../db/connector-writes";
+import { insertIdentityAction, revokeSessionsIssuedUpTo, updateIdentityStatus } from "../db/writes";
 import { EVENT } from "../domain/audit-events";
 import { isoTime, newId } from "../domain/ids";
 import { type IdentityContext, recordEvent } from "./context";

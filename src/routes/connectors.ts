@@ -5,20 +5,28 @@ import type { Env } from "../config/env";
 import { intSetting } from "../config/settings";
 import { PROVIDER_TIMEOUT_MS } from "../connectors/consumer";
 import { type ConnectorCredentials, testConnector } from "../connectors/deliver";
-import { CONNECTOR_TYPES, DEFAULT_URLS } from "../connectors/providers";
+import { DEFAULT_URLS } from "../connectors/providers";
 import {
   type ConnectorRow,
   connectorToWire,
   findConnector,
   listConnectors,
   openConnector,
+  recentFailures,
   sealCredentials,
 } from "../connectors/store";
-import type { D1Write } from "../db/writes";
+import { deleteConnector, insertConnector, upsertConnectorLink } from "../db/connector-writes";
 import { EVENT } from "../domain/audit-events";
 import { isoTime, newId } from "../domain/ids";
 import { ApiError } from "../errors";
 import { requireScope } from "../http/api-key-auth";
+import {
+  ConnectorParams,
+  ConnectorSchema,
+  CreateConnectorBody,
+  DeliveryFailureSchema,
+  LinkParams,
+} from "../http/connector-schemas";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
 import { errorResponses, ISO_TIME, plainText } from "../http/schemas";
@@ -27,68 +35,6 @@ import { externalIdOf } from "../identity/directory";
 
 const security = [{ apiKey: [] }];
 
-const url = plainText(1, 500).openapi({ example: "https://graph.microsoft.com" });
-const secret = (max: number) => plainText(1, max);
-
-const EntraBody = z.strictObject({
-  type: z.literal("entra"),
-  name: plainText(1, 100),
-  base_url: url.optional(),
-  token_url: url.optional(),
-  credentials: z.strictObject({
-    tenant_id: plainText(1, 100),
-    client_id: plainText(1, 100),
-    client_secret: secret(500),
-  }),
-});
-const OktaBody = z.strictObject({
-  type: z.literal("okta"),
-  name: plainText(1, 100),
-  base_url: url.openapi({ example: "https://acme.okta.com", description: "The Okta organization's URL (required)" }),
-  credentials: z.strictObject({ api_token: secret(500) }),
-});
-const GoogleBody = z.strictObject({
-  type: z.literal("google_workspace"),
-  name: plainText(1, 100),
-  base_url: url.optional(),
-  token_url: url.optional(),
-  credentials: z.strictObject({
-    client_email: plainText(3, 320),
-    // A PEM spans lines: newlines are allowed here, other control characters are not.
-    private_key: z
-      .string()
-      .min(1)
-      .max(8000)
-      .regex(/^[\x20-\x7e\r\n]+$/, "must be a PEM private key"),
-    subject: plainText(3, 320).openapi({ description: "The Workspace admin the service account acts as" }),
-  }),
-});
-const CreateBody = z.discriminatedUnion("type", [EntraBody, OktaBody, GoogleBody]);
-
-const ConnectorSchema = z
-  .object({
-    id: z.string(),
-    type: z.enum(CONNECTOR_TYPES),
-    name: z.string(),
-    base_url: z.string(),
-    token_url: z.string().nullable(),
-    created_at: ISO_TIME,
-  })
-  .openapi("Connector");
-
-const FailureSchema = z.object({
-  delivery_id: z.string(),
-  action_id: z.string(),
-  action_type: z.string(),
-  identity_id: z.string(),
-  attempts: z.number().int(),
-  last_error: z.string().nullable(),
-  failed_at: ISO_TIME,
-});
-
-const ConnectorParams = z.object({ id: plainText(1, 64) });
-const LinkParams = z.object({ userId: plainText(1, 128), connectorId: plainText(1, 64) });
-
 const create = createRoute({
   method: "post",
   path: "/connectors",
@@ -96,7 +42,7 @@ const create = createRoute({
   summary: "Connect an identity provider that disable, enable and revoke-sessions are carried to (sentinel:write)",
   security,
   middleware: [requireScope("sentinel:write"), jsonBody] as const,
-  request: { body: { required: true, content: { "application/json": { schema: CreateBody } } } },
+  request: { body: { required: true, content: { "application/json": { schema: CreateConnectorBody } } } },
   responses: {
     201: {
       description: "Connected; the credentials are sealed and never shown again",
@@ -135,7 +81,7 @@ const read = createRoute({
       description: "The connector",
       content: {
         "application/json": {
-          schema: z.object({ connector: ConnectorSchema.extend({ recent_failures: z.array(FailureSchema) }) }),
+          schema: z.object({ connector: ConnectorSchema.extend({ recent_failures: z.array(DeliveryFailureSchema) }) }),
         },
       },
     },
@@ -266,21 +212,8 @@ export const connectorRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
       created_at: isoTime(nowMs),
       deleted_at: null,
     };
-    const insert: D1Write = {
-      sql: "INSERT OR IGNORE INTO connectors (id, company_id, type, name, base_url, token_url, credentials, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      params: [
-        row.id,
-        row.company_id,
-        row.type,
-        row.name,
-        row.base_url,
-        row.token_url,
-        row.credentials,
-        row.created_at,
-      ],
-    };
     await companyLedger(c.env, caller.companyId).record(caller.companyId, nowMs, {
-      writes: [insert],
+      writes: [insertConnector(row)],
       events: [
         {
           type: EVENT.connectorCreated,
@@ -301,28 +234,7 @@ export const connectorRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
     const { companyId } = c.get("caller");
     const row = await findConnector(c.env.DB, companyId, c.req.valid("param").id);
     if (!row) throw notFound();
-    const { results } = await c.env.DB.prepare(
-      "SELECT id, action_id, action_type, identity_id, attempts, last_error, updated_at FROM action_deliveries WHERE connector_id = ? AND company_id = ? AND status = 'failed' ORDER BY updated_at DESC, id DESC LIMIT 20",
-    )
-      .bind(row.id, companyId)
-      .all<{
-        id: string;
-        action_id: string;
-        action_type: string;
-        identity_id: string;
-        attempts: number;
-        last_error: string | null;
-        updated_at: string;
-      }>();
-    const recent_failures = results.map((r) => ({
-      delivery_id: r.id,
-      action_id: r.action_id,
-      action_type: r.action_type,
-      identity_id: r.identity_id,
-      attempts: r.attempts,
-      last_error: r.last_error,
-      failed_at: r.updated_at,
-    }));
+    const recent_failures = await recentFailures(c.env.DB, companyId, row.id);
     return c.json({ connector: { ...connectorToWire(row), recent_failures } }, 200);
   })
   .openapi(remove, async (c) => {
@@ -332,12 +244,7 @@ export const connectorRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
     const nowMs = Date.now();
     const deletedAt = isoTime(nowMs);
     await companyLedger(c.env, caller.companyId).record(caller.companyId, nowMs, {
-      writes: [
-        {
-          sql: "UPDATE connectors SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
-          params: [deletedAt, row.id],
-        },
-      ],
+      writes: [deleteConnector(row.id, deletedAt)],
       events: [
         {
           type: EVENT.connectorDeleted,
@@ -368,10 +275,13 @@ export const connectorRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
     const updatedAt = isoTime(nowMs);
     await companyLedger(c.env, caller.companyId).record(caller.companyId, nowMs, {
       writes: [
-        {
-          sql: "INSERT INTO connector_links (identity_id, connector_id, company_id, provider_user_id, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (identity_id, connector_id) DO UPDATE SET provider_user_id = excluded.provider_user_id, updated_at = excluded.updated_at",
-          params: [userId, connectorId, caller.companyId, provider_user_id, updatedAt],
-        },
+        upsertConnectorLink({
+          identity_id: userId,
+          connector_id: connectorId,
+          company_id: caller.companyId,
+          provider_user_id,
+          updated_at: updatedAt,
+        }),
       ],
       events: [
         {
