@@ -92,3 +92,24 @@ export async function resealedTotpSecrets(
     totp_pending_secret: await again(row.totp_pending_secret, opened.pending),
   };
 }
+
+/**
+ * Inside a transaction: stores the re-sealed secrets, unless they changed since `before` was
+ * read (an enrolment that slipped in sealed with the current key already). Answers whether it did.
+ */
+export function storeResealedSecrets(
+  ctx: IdentityContext,
+  before: IdentityRow,
+  resealed: { totp_secret: string | null; totp_pending_secret: string | null },
+): boolean {
+  const now = ctx.store.row();
+  if (!now || now.totp_secret !== before.totp_secret || now.totp_pending_secret !== before.totp_pending_secret) {
+    return false;
+  }
+  ctx.store.sql.exec(
+    "UPDATE identity SET totp_secret = ?, totp_pending_secret = ? WHERE singleton = 1",
+    resealed.totp_secret,
+    resealed.totp_pending_secret,
+  );
+  return true;
+}

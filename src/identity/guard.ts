@@ -8,17 +8,16 @@ import { canonicalIp, parseIp } from "../domain/risk/network";
 import type { RiskPolicy } from "../domain/risk/policy";
 import type { IpState, RiskInput } from "../domain/risk/signals";
 import { HashChain } from "../ledger/hash-chain";
-import { D1Outbox, type SendMessages } from "../ledger/outbox";
-import { relayFor } from "../ledger/relay";
+import { D1Outbox } from "../ledger/outbox";
 import { applyIdentityAction } from "./actions";
 import { type AssessmentContext, type AssessmentResult, applyFeedback, assessIdentity } from "./assessment";
 import { replaceBackupCodes } from "./backup-codes";
 import type { IdentityContext } from "./context";
 import { identityIdOf, identityObjectOf } from "./directory";
-import { openTotpSecrets, resealedTotpSecrets, storeTotpSecret } from "./enrolment";
-import { syncMarksToKv } from "./marks";
+import { openTotpSecrets, resealedTotpSecrets, storeResealedSecrets, storeTotpSecret } from "./enrolment";
 import { profileOf, provisionIdentity } from "./profile";
 import { activeSessions, revokeOneSession, sessionStatusOf } from "./sessions";
+import { ChangeShipping } from "./shipping";
 import { IdentityStore, recordOf } from "./storage";
 import type {
   ActionOutcome,
@@ -34,13 +33,6 @@ import type {
 } from "./types";
 import { clearLockout, decideVerify } from "./verify";
 
-/** When the safety-net alarm runs after a change (the send normally finishes long before). */
-const SAFETY_ALARM_MS = 10_000;
-/** When it runs again after a failed send or KV sync. */
-const RETRY_ALARM_MS = 5_000;
-/** How long a change off the hot path waits for this identity's queued writes to land before its own. */
-const DIRECT_WAIT_MS = 10_000;
-
 /**
  * One Durable Object per identity, named by (company, external_id): the authority on the
  * identity and on everything about it that needs compare-and-set (failed attempts, lockout, the
@@ -54,8 +46,8 @@ export class IdentityGuard extends DurableObject<Env> {
   /** Opened TOTP secrets by their sealed form, so a verify does not decrypt every time. */
   private readonly openedSecrets = new Map<string, string>();
   private hasSchema: boolean;
-  /** Whether an alarm is known to be set (cleared when it runs). */
-  private alarmArmed = false;
+  /** How each change leaves this object: to D1 through the relays, to KV, and the alarm behind them. */
+  private readonly changes: ChangeShipping;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, meteredEnv(env));
@@ -73,6 +65,7 @@ export class IdentityGuard extends DurableObject<Env> {
       },
     };
     // Nothing is written until the identity is provisioned (see IdentityStore.hasSchema).
+    this.changes = new ChangeShipping(ctx.storage, this.env, this.identity);
     this.hasSchema = this.identity.store.hasSchema();
     if (this.hasSchema) this.migrate();
   }
@@ -167,19 +160,7 @@ export class IdentityGuard extends DurableObject<Env> {
       console.error("identity guard: re-sealing the TOTP secrets failed", String(error));
       return null;
     });
-    if (resealed === null) return false;
-    return this.transaction(() => {
-      const now = this.row();
-      // An enrolment that slipped in meanwhile sealed with the current key already.
-      if (!now || now.totp_secret !== row.totp_secret || now.totp_pending_secret !== row.totp_pending_secret)
-        return false;
-      this.identity.store.sql.exec(
-        "UPDATE identity SET totp_secret = ?, totp_pending_secret = ? WHERE singleton = 1",
-        resealed.totp_secret,
-        resealed.totp_pending_secret,
-      );
-      return true;
-    });
+    return resealed !== null && this.transaction(() => storeResealedSecrets(this.identity, row, resealed));
   }
 
   /** Clears the lock, the failure count and the escalation. Audited. */
@@ -302,27 +283,18 @@ export class IdentityGuard extends DurableObject<Env> {
   async resendWrites(identityId: string, progress: number): Promise<"resent" | "nothing" | "lost" | "not_found"> {
     const row = this.row();
     if (!row || row.id !== identityId) return "not_found";
-    return this.identity.outbox.resend(this.sendToRelay(row.id), row.id, progress);
+    return this.changes.resend(row.id, progress);
   }
 
   /** The safety net: ships what a crash or a failed send left, and pushes marks KV lacks. */
   override async alarm(): Promise<void> {
-    this.alarmArmed = false;
     const row = this.row();
-    if (!row) return;
-    try {
-      await this.identity.outbox.ship(this.sendToRelay(row.id), row.id);
-      this.ctx.storage.transactionSync(() => this.identity.outbox.settleShipped());
-      await syncMarksToKv(this.identity, this.env.REVOCATIONS, Date.now());
-    } finally {
-      const synced = this.row();
-      const unfinished =
-        this.identity.outbox.pendingCount() > 0 ||
-        (synced !== null && synced.marks_version > synced.marks_synced_version);
-      if (unfinished) {
-        await this.armAlarm(Date.now(), RETRY_ALARM_MS);
-      }
-    }
+    if (row) await this.changes.onAlarm(row.id, () => this.row());
+  }
+
+  /** Sends this change's writes on (see ChangeShipping.flush). */
+  private flush(nowMs: number, options: { d1: "relay" | "apply"; kv: boolean }): Promise<void> {
+    return this.changes.flush(() => this.row(), nowMs, options);
   }
 
   private row() {
@@ -331,48 +303,6 @@ export class IdentityGuard extends DurableObject<Env> {
 
   private transaction<T>(decide: () => T): T {
     return this.ctx.storage.transactionSync(decide);
-  }
-
-  /**
-   * Sends this change's D1 writes on. The alarm is armed first (one storage write, and none
-   * while it is already armed), so a crash at any point leaves a retry behind. The hot path
-   * and most changes ("relay") hand them to a relay after answering (they are durable here
-   * already), to be applied in a batch across identities; actions and feedback ("apply") apply
-   * them to D1 before answering (by the queue consumer's rule, so still once and in order), so an
-   * incident's actions and an analyst's verdict are readable at once. Changes to revocation marks
-   * (`kv`) push them to KV before answering, for the eventual introspection path.
-   */
-  private async flush(nowMs: number, options: { d1: "relay" | "apply"; kv: boolean }): Promise<void> {
-    await this.armAlarm(nowMs, SAFETY_ALARM_MS);
-    const row = this.row();
-    if (!row) return;
-    const { outbox } = this.identity;
-    if (options.d1 === "relay") {
-      outbox.ship(this.sendToRelay(row.id), row.id).catch((error: unknown) => {
-        console.error("identity guard: sending D1 writes failed, alarm will retry", String(error));
-      });
-    } else {
-      await outbox
-        .apply(this.env.DB, this.sendToRelay(row.id), row.id, Date.now() + DIRECT_WAIT_MS)
-        .catch((error: unknown) => {
-          console.error("identity guard: applying D1 writes failed, alarm will retry", String(error));
-        });
-    }
-    if (!options.kv) return;
-    await syncMarksToKv(this.identity, this.env.REVOCATIONS, nowMs).catch((error: unknown) => {
-      console.error("identity guard: KV sync failed, alarm will retry", String(error));
-    });
-  }
-
-  /** Hands messages to this identity's relay (relay.ts); resolves once they are on the queue. */
-  private sendToRelay(source: string): SendMessages {
-    return (messages) => relayFor(this.env, source).accept(messages);
-  }
-
-  private async armAlarm(nowMs: number, delayMs: number): Promise<void> {
-    if (this.alarmArmed) return;
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(nowMs + delayMs);
-    this.alarmArmed = true;
   }
 
   private migrate(): void {
