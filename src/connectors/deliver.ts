@@ -36,6 +36,12 @@ const tokens = new Map<string, { token: string; expiresAtMs: number }>();
 
 type Fetch = (input: string, init: RequestInit) => Promise<Response>;
 
+/** `fetch` (or the given one) that gives up after `timeoutMs`. */
+function timedFetch(options: { timeoutMs: number; fetch?: Fetch }): Fetch {
+  const send: Fetch = options.fetch ?? ((input, init) => fetch(input, init));
+  return (input, init) => send(input, { ...init, signal: AbortSignal.timeout(options.timeoutMs) });
+}
+
 /** Sends `action`'s calls for `userKey` in order; one token refresh on a 401/403. */
 export async function deliverOnce(
   connector: OpenConnector,
@@ -44,9 +50,7 @@ export async function deliverOnce(
   nowMs: number,
   options: { timeoutMs: number; fetch?: Fetch },
 ): Promise<TryOutcome> {
-  const send: Fetch = options.fetch ?? ((input, init) => fetch(input, init));
-  const timed = (input: string, init: RequestInit) =>
-    send(input, { ...init, signal: AbortSignal.timeout(options.timeoutMs) });
+  const timed = timedFetch(options);
   for (const call of planCalls(connector.type, action, userKey)) {
     const label = `${call.method} ${call.path}`;
     let refreshed = false;
@@ -95,9 +99,7 @@ export async function testConnector(
   nowMs: number,
   options: { timeoutMs: number; fetch?: Fetch },
 ): Promise<{ ok: boolean; detail: string }> {
-  const send: Fetch = options.fetch ?? ((input, init) => fetch(input, init));
-  const timed = (input: string, init: RequestInit) =>
-    send(input, { ...init, signal: AbortSignal.timeout(options.timeoutMs) });
+  const timed = timedFetch(options);
   try {
     const authorization = await authorizationFor(connector, nowMs, timed, true);
     if (connector.type !== "okta") return { ok: true, detail: "The token endpoint issued a token." };

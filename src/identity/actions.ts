@@ -74,16 +74,15 @@ export function applyIdentityAction(
   ctx.outbox.enqueue(insertIdentityAction({ ...action, company_id: identity.company_id }));
   // Its deliveries to the company's connectors, durable with it: the deliveries queue carries
   // them after the answer (src/connectors). force-mfa has no provider call.
-  const deliveries: DeliveryView[] = targets.map((target) => ({
-    id: newId("dlv", nowMs),
-    connector_id: target.connector_id,
-    type: target.connector_type,
-    status: type === "force_mfa" ? "not_applicable" : "pending",
-    attempts: 0,
-    last_error: null,
-  }));
-  targets.forEach((target, i) => {
-    const delivery = deliveries[i] as DeliveryView;
+  const deliveries = targets.map((target): DeliveryView => {
+    const delivery: DeliveryView = {
+      id: newId("dlv", nowMs),
+      connector_id: target.connector_id,
+      type: target.connector_type,
+      status: type === "force_mfa" ? "not_applicable" : "pending",
+      attempts: 0,
+      last_error: null,
+    };
     ctx.outbox.enqueue(
       insertDelivery({
         id: delivery.id,
@@ -99,6 +98,7 @@ export function applyIdentityAction(
         created_at: action.created_at,
       }),
     );
+    return delivery;
   });
   recordEvent(ctx, identity, nowMs, meta, {
     type: ACTION_EVENT[type],
