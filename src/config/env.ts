@@ -26,7 +26,7 @@ export interface Env {
   TOTP_ENCRYPTION_KEYS?: string;
   /** Secret. Base64 bytes: the HMAC pepper of backup-code hashes. */
   BACKUP_CODE_PEPPER?: string;
-  /** Secret. `s2:<base64 32 bytes>,s1:<...>`: HMAC keys signing session tokens, current first. */
+  /** Secret. `s2:<base64 32 bytes>,s1:<...>`: keys sealing session tokens (AES-GCM), current first. */
   SESSION_SIGNING_KEY?: string;
 
   MAX_FAILED_ATTEMPTS?: string;

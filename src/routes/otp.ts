@@ -194,7 +194,7 @@ export const otpRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
     });
     if (outcome.result !== "success") throw verifyFailure(outcome, nowMs);
     const { session } = outcome;
-    const token = signSessionToken(
+    const token = await signSessionToken(
       {
         sid: session.id,
         cid: caller.companyId,

@@ -122,7 +122,7 @@ export const sessionRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
     const body = c.req.valid("json");
     const { companyId } = c.get("caller");
     const nowMs = Date.now();
-    const claims = readSessionToken(body.session.token, sessionKeyring(c.env));
+    const claims = await readSessionToken(body.session.token, sessionKeyring(c.env));
     // Another company's token is as unknown to this caller as garbage.
     if (!claims || claims.cid !== companyId)
       return c.json({ active: false, reason: "invalid" } satisfies Inactive, 200);

@@ -94,9 +94,9 @@ describe("sessions", () => {
   it("answers expired for a genuine token past its expiry", async () => {
     const { key, secret } = await enrolled("u");
     const session = await openSession(key, "u", secret);
-    const claims = readSessionToken(session.token, signingKeys());
+    const claims = await readSessionToken(session.token, signingKeys());
     if (!claims) throw new Error("token did not read");
-    const expired = signSessionToken({ ...claims, expiresAtMs: Date.now() - 1 }, signingKeys());
+    const expired = await signSessionToken({ ...claims, expiresAtMs: Date.now() - 1 }, signingKeys());
     expect(await introspect(key, expired)).toEqual({ active: false, reason: "expired" });
     expect(await introspect(key, expired, "eventual")).toEqual({ active: false, reason: "expired" });
   });
@@ -108,8 +108,8 @@ describe("sessions", () => {
     ["empty", () => ""],
     [
       "re-signed with another key",
-      (t: string) => {
-        const claims = readSessionToken(t, signingKeys());
+      async (t: string) => {
+        const claims = await readSessionToken(t, signingKeys());
         const other = parseKeyring("s1:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=", "SESSION_SIGNING_KEY");
         return claims ? signSessionToken(claims, other) : "";
       },
@@ -118,7 +118,10 @@ describe("sessions", () => {
     const { key, secret } = await enrolled("u");
     const session = await openSession(key, "u", secret);
     for (const consistency of ["strong", "eventual"] as const) {
-      expect(await introspect(key, mangle(session.token), consistency)).toEqual({ active: false, reason: "invalid" });
+      expect(await introspect(key, await mangle(session.token), consistency)).toEqual({
+        active: false,
+        reason: "invalid",
+      });
     }
   });
 
