@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { unstable_readConfig } from "wrangler";
 
 // Tests run inside workerd against real D1, KV and Durable Objects (no fakes); the setup
 // file applies the D1 migrations, as `npm run dev` does. schema.sql and a second database
@@ -39,23 +40,62 @@ const TEST_BINDINGS = {
 
 const migrations = await readD1Migrations(new URL("./migrations", import.meta.url).pathname);
 
-export default defineConfig({
-  plugins: [
-    cloudflareTest({
-      wrangler: { configPath: "./wrangler.toml" },
-      miniflare: {
-        bindings: {
-          ...TEST_BINDINGS,
-          TEST_SCHEMA_SQL: readFileSync(new URL("./schema.sql", import.meta.url), "utf8"),
-          TEST_MIGRATIONS: migrations,
-        },
-        d1Databases: { SCHEMA_SQL_DB: "schema-sql-check" },
+// Rate limits: the main project lifts them (its files share one client address, "unknown",
+// and send thousands of requests); test/limits runs alone with wrangler.toml's key-lookup limit
+// as deployed and the per-key and per-IP limits lowered, so a test can reach them quickly.
+type Limit = { namespace_id: string; simple: { limit: number; period: 10 | 60 } };
+const deployed: Record<string, Limit> = Object.fromEntries(
+  unstable_readConfig({ config: "./wrangler.toml" }).ratelimits.map((r) => [
+    r.name,
+    { namespace_id: r.namespace_id, simple: { limit: r.simple.limit, period: r.simple.period as 10 | 60 } },
+  ]),
+);
+const withLimit = (name: string, limit: number, period: 10 | 60 = 10): Limit => ({
+  namespace_id: deployed[name]?.namespace_id ?? name,
+  simple: { limit, period },
+});
+
+function worker(ratelimits: Record<string, Limit>) {
+  return cloudflareTest({
+    wrangler: { configPath: "./wrangler.toml" },
+    miniflare: {
+      bindings: {
+        ...TEST_BINDINGS,
+        TEST_SCHEMA_SQL: readFileSync(new URL("./schema.sql", import.meta.url), "utf8"),
+        TEST_WRANGLER_TOML: readFileSync(new URL("./wrangler.toml", import.meta.url), "utf8"),
+        TEST_MIGRATIONS: migrations,
       },
-    }),
-  ],
+      d1Databases: { SCHEMA_SQL_DB: "schema-sql-check" },
+      ratelimits,
+    },
+  });
+}
+
+const shared = {
+  setupFiles: ["./test/setup/apply-migrations.ts"],
+  testTimeout: 30_000,
+};
+
+export default defineConfig({
   test: {
-    setupFiles: ["./test/setup/apply-migrations.ts"],
     globalSetup: ["./test/setup/stand-ins.ts"],
-    testTimeout: 30_000,
+    projects: [
+      {
+        plugins: [
+          worker(Object.fromEntries(Object.keys(deployed).map((name) => [name, withLimit(name, 1_000_000, 60)]))),
+        ],
+        test: { ...shared, name: "worker", include: ["test/**/*.test.ts"], exclude: ["test/limits/**"] },
+      },
+      {
+        plugins: [
+          worker({
+            ...deployed,
+            API_KEY_LIMIT: withLimit("API_KEY_LIMIT", 20),
+            CLIENT_IP_LIMIT: withLimit("CLIENT_IP_LIMIT", 30),
+          }),
+        ],
+        test: { ...shared, name: "limits", include: ["test/limits/**/*.test.ts"] },
+      },
+    ],
   },
 });

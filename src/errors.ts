@@ -34,6 +34,7 @@ export const ERRORS = {
     message: "Request body must be JSON (application/json or text/plain)",
   },
   locked: { status: 423, message: "Account locked due to too many failed attempts" },
+  rate_limited: { status: 429, message: "Too many requests; retry after the Retry-After seconds" },
   internal_error: { status: 500, message: "Internal error" },
 } as const satisfies Record<string, { status: ContentfulStatusCode; message: string }>;
 

@@ -17,6 +17,12 @@ export interface Env {
   D1_WRITES: Queue<QueueBundle>;
   /** One message per try of carrying an action to a connector (src/connectors/consumer.ts). */
   CONNECTOR_DELIVERIES: Queue<DeliveryMessage>;
+  /** Per client IP: API key lookups that miss the isolate's cache (D1 reads). See src/http/rate-limits.ts. */
+  KEY_LOOKUP_LIMIT: RateLimit;
+  /** Per API key: requests of the authenticated routes. */
+  API_KEY_LIMIT: RateLimit;
+  /** Per client IP: requests of the authenticated routes. */
+  CLIENT_IP_LIMIT: RateLimit;
   /** Gathers identity objects' D1 writes into bundles for D1_WRITES (src/ledger/relay.ts). */
   OUTBOX_RELAY: DurableObjectNamespace<OutboxRelay>;
 

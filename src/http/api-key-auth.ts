@@ -6,6 +6,7 @@ import { randomString, sha256Hex } from "../domain/secrets";
 import { ApiError } from "../errors";
 import type { AppEnv, Caller, Scope } from "./context";
 import { SCOPES } from "./context";
+import { clientIp, enforceLimit } from "./rate-limits";
 
 /**
  * API keys: `hld_live_` or `hld_test_` and 40 base62 characters (238 bits). Only the SHA-256
@@ -42,10 +43,13 @@ export function forgetKey(keyHash: string): void {
   keyCache.delete(keyHash);
 }
 
-async function lookupCaller(db: D1Database, keyHash: string, nowMs: number): Promise<Caller | null> {
+/** What this isolate knows of a key hash: its caller, null (unknown or revoked), or undefined (ask D1). */
+function cachedCaller(keyHash: string, nowMs: number): Caller | null | undefined {
   const cached = keyCache.get(keyHash);
-  if (cached && cached.expiresAtMs > nowMs) return cached.caller;
+  return cached && cached.expiresAtMs > nowMs ? cached.caller : undefined;
+}
 
+async function lookupCaller(db: D1Database, keyHash: string, nowMs: number): Promise<Caller | null> {
   const row = await drizzle(db)
     .select({ id: apiKeys.id, companyId: apiKeys.companyId, scopes: apiKeys.scopes })
     .from(apiKeys)
@@ -74,6 +78,9 @@ export const QUERY_KEY_NAMES = ["api_key", "apikey", "key", "access_token", "tok
 /**
  * Authenticates the Bearer key and checks `scope`. (A key in the query string never gets
  * here: the URL boundary refuses it for every route.) Nothing about the key is ever logged.
+ * Rate limited (src/http/rate-limits.ts): a key this isolate does not know yet is looked up in
+ * D1 only within the client IP's key-lookup limit; a known key's request counts against the
+ * key's limit and the IP's.
  */
 export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -81,8 +88,20 @@ export function requireScope(scope: Scope): MiddlewareHandler<AppEnv> {
     const match = /^Bearer ([^\s]+)$/i.exec(header.trim());
     const key = match?.[1];
     if (!key || !KEY_PATTERN.test(key)) throw new ApiError("unauthorized");
-    const caller = await lookupCaller(c.env.DB, sha256Hex(key), Date.now());
+    const keyHash = sha256Hex(key);
+    const nowMs = Date.now();
+    const ip = clientIp(c.req.raw);
+    const requestId = c.get("requestId");
+    let caller = cachedCaller(keyHash, nowMs);
+    if (caller === undefined) {
+      await enforceLimit(c.env, "key_lookup", ip, requestId);
+      caller = await lookupCaller(c.env.DB, keyHash, nowMs);
+    }
     if (!caller) throw new ApiError("unauthorized");
+    await Promise.all([
+      enforceLimit(c.env, "api_key", caller.keyId, requestId),
+      enforceLimit(c.env, "client_ip", ip, requestId),
+    ]);
     if (!caller.scopes.includes(scope)) throw new ApiError("insufficient_scope", { required_scope: scope });
     c.set("caller", caller);
     await next();

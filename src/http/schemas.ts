@@ -48,6 +48,7 @@ export function errorResponses(
     413: "Body over 16 KiB",
     415: "Body is not JSON",
     423: "Locked",
+    429: "Rate limited: Retry-After says in how many seconds to try again",
   };
   return Object.fromEntries(
     statuses.map((status) => [

@@ -64,7 +64,7 @@ const readOne = createRoute({
       description: "The assessment",
       content: { "application/json": { schema: z.object({ assessment: AssessmentSchema }) } },
     },
-    ...errorResponses(401, 403, 404),
+    ...errorResponses(401, 403, 404, 429),
   },
 });
 
@@ -92,7 +92,7 @@ const list = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403),
+    ...errorResponses(400, 401, 403, 429),
   },
 });
 
@@ -127,7 +127,7 @@ const feedback = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 404, 413, 415),
+    ...errorResponses(400, 401, 403, 404, 413, 415, 429),
   },
 });
 

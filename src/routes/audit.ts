@@ -62,7 +62,7 @@ const listEvents = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403),
+    ...errorResponses(400, 401, 403, 429),
   },
 });
 
@@ -99,7 +99,7 @@ const verifyChains = createRoute({
         },
       },
     },
-    ...errorResponses(401, 403),
+    ...errorResponses(401, 403, 429),
   },
 });
 
@@ -138,7 +138,7 @@ const listRollups = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403),
+    ...errorResponses(400, 401, 403, 429),
   },
 });
 

@@ -34,7 +34,7 @@ const regenerate = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 404, 413, 415),
+    ...errorResponses(400, 401, 403, 404, 413, 415, 429),
   },
 });
 

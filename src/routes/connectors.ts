@@ -48,7 +48,7 @@ const create = createRoute({
       description: "Connected; the credentials are sealed and never shown again",
       content: { "application/json": { schema: z.object({ connector: ConnectorSchema }) } },
     },
-    ...errorResponses(400, 401, 403, 413, 415),
+    ...errorResponses(400, 401, 403, 413, 415, 429),
   },
 });
 
@@ -64,7 +64,7 @@ const list = createRoute({
       description: "The connectors, oldest first",
       content: { "application/json": { schema: z.object({ connectors: z.array(ConnectorSchema) }) } },
     },
-    ...errorResponses(401, 403),
+    ...errorResponses(401, 403, 429),
   },
 });
 
@@ -85,7 +85,7 @@ const read = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 404),
+    ...errorResponses(400, 401, 403, 404, 429),
   },
 });
 
@@ -104,7 +104,7 @@ const remove = createRoute({
         "application/json": { schema: z.object({ connector: ConnectorSchema.extend({ deleted_at: ISO_TIME }) }) },
       },
     },
-    ...errorResponses(400, 401, 403, 404),
+    ...errorResponses(400, 401, 403, 404, 429),
   },
 });
 
@@ -122,7 +122,7 @@ const check = createRoute({
       description: "What the provider said",
       content: { "application/json": { schema: z.object({ ok: z.boolean(), detail: z.string() }) } },
     },
-    ...errorResponses(400, 401, 403, 404),
+    ...errorResponses(400, 401, 403, 404, 429),
   },
 });
 
@@ -156,7 +156,7 @@ const link = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 404, 413, 415),
+    ...errorResponses(400, 401, 403, 404, 413, 415, 429),
   },
 });
 

@@ -69,7 +69,7 @@ const discover = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 404, 413, 415),
+    ...errorResponses(400, 401, 403, 404, 413, 415, 429),
   },
 });
 

@@ -57,7 +57,7 @@ const provision = createRoute({
       description: "Identity already exists for the specified external_id.",
       content: { "application/json": { schema: ErrorSchema } },
     },
-    ...errorResponses(400, 401, 403, 413, 415),
+    ...errorResponses(400, 401, 403, 413, 415, 429),
   },
 });
 
@@ -71,7 +71,7 @@ const profile = createRoute({
   request: { query: ExternalUserIdQuery },
   responses: {
     200: { description: "Identity profile retrieved.", content: { "application/json": { schema: ProfileSchema } } },
-    ...errorResponses(400, 401, 403, 404),
+    ...errorResponses(400, 401, 403, 404, 429),
   },
 });
 
@@ -88,7 +88,7 @@ const unlock = createRoute({
   },
   responses: {
     200: { description: "Unlocked; the profile after it.", content: { "application/json": { schema: ProfileSchema } } },
-    ...errorResponses(400, 401, 403, 404, 413, 415),
+    ...errorResponses(400, 401, 403, 404, 413, 415, 429),
   },
 });
 

@@ -52,7 +52,7 @@ function actionRoute<Body extends z.ZodType, Data extends z.ZodType>(options: {
     },
     responses: {
       200: { description: "Done", content: { "application/json": { schema: z.object({ data: options.data }) } } },
-      ...errorResponses(400, 401, 403, 404, 409, 413, 415),
+      ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429),
     },
   });
 }
@@ -102,7 +102,7 @@ const listActions = createRoute({
       description: "The actions",
       content: { "application/json": { schema: z.object({ actions: z.array(ActionSchema) }) } },
     },
-    ...errorResponses(401, 403, 404),
+    ...errorResponses(401, 403, 404, 429),
   },
 });
 

@@ -49,7 +49,7 @@ const create = createRoute({
   },
   responses: {
     201: { description: "Opened", content: { "application/json": { schema: z.object({ incident: IncidentSchema }) } } },
-    ...errorResponses(400, 401, 403, 413, 415),
+    ...errorResponses(400, 401, 403, 413, 415, 429),
   },
 });
 
@@ -70,7 +70,7 @@ const read = createRoute({
         },
       },
     },
-    ...errorResponses(401, 403, 404),
+    ...errorResponses(401, 403, 404, 429),
   },
 });
 
@@ -87,7 +87,7 @@ const close = createRoute({
   },
   responses: {
     200: { description: "Closed", content: { "application/json": { schema: z.object({ incident: IncidentSchema }) } } },
-    ...errorResponses(401, 403, 404, 413, 415),
+    ...errorResponses(401, 403, 404, 413, 415, 429),
   },
 });
 

@@ -65,7 +65,7 @@ const enrol = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 404, 413, 415),
+    ...errorResponses(400, 401, 403, 404, 413, 415, 429),
   },
 });
 
@@ -120,7 +120,7 @@ const verify = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 423),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 423, 429),
   },
 });
 

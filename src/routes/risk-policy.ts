@@ -19,7 +19,7 @@ const read = createRoute({
   summary: "The company's Sentinel policy (sentinel:read)",
   security,
   middleware: [requireScope("sentinel:read")] as const,
-  responses: { 200: { description: "The policy", content: PolicyResponse }, ...errorResponses(401, 403) },
+  responses: { 200: { description: "The policy", content: PolicyResponse }, ...errorResponses(401, 403, 429) },
 });
 
 const update = createRoute({
@@ -32,7 +32,7 @@ const update = createRoute({
   request: { body: { required: true, content: { "application/json": { schema: PolicyChangeSchema } } } },
   responses: {
     200: { description: "The whole policy after the change", content: PolicyResponse },
-    ...errorResponses(400, 401, 403, 413, 415),
+    ...errorResponses(400, 401, 403, 413, 415, 429),
   },
 });
 

@@ -63,7 +63,7 @@ const introspect = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 413, 415),
+    ...errorResponses(400, 401, 403, 413, 415, 429),
   },
 });
 
@@ -92,7 +92,7 @@ const list = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 404),
+    ...errorResponses(400, 401, 403, 404, 429),
   },
 });
 
@@ -111,7 +111,7 @@ const revoke = createRoute({
         "application/json": { schema: z.object({ session: z.object({ id: z.string(), revoked_at: ISO_TIME }) }) },
       },
     },
-    ...errorResponses(401, 403, 404),
+    ...errorResponses(401, 403, 404, 429),
   },
 });
 
