@@ -258,7 +258,13 @@ export class CompanyLedger extends DurableObject<Env> {
   private async flush(nowMs: number): Promise<void> {
     await this.outbox.scheduleFlush(nowMs);
     await this.outbox.flush(this.env.DB).catch((error: unknown) => {
-      console.error("company ledger: D1 flush failed, alarm will retry", String(error));
+      console.error(
+        JSON.stringify({
+          level: "error",
+          msg: "company ledger: D1 flush failed, alarm will retry",
+          error: String(error),
+        }),
+      );
     });
   }
 }

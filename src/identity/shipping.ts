@@ -47,18 +47,36 @@ export class ChangeShipping {
     const { outbox } = this.identity;
     if (options.d1 === "relay") {
       outbox.ship(this.sendToRelay(current.id), current.id).catch((error: unknown) => {
-        console.error("identity guard: sending D1 writes failed, alarm will retry", String(error));
+        console.error(
+          JSON.stringify({
+            level: "error",
+            msg: "identity guard: sending D1 writes failed, alarm will retry",
+            error: String(error),
+          }),
+        );
       });
     } else {
       await outbox
         .apply(this.env.DB, this.sendToRelay(current.id), current.id, Date.now() + DIRECT_WAIT_MS)
         .catch((error: unknown) => {
-          console.error("identity guard: applying D1 writes failed, alarm will retry", String(error));
+          console.error(
+            JSON.stringify({
+              level: "error",
+              msg: "identity guard: applying D1 writes failed, alarm will retry",
+              error: String(error),
+            }),
+          );
         });
     }
     if (!options.kv) return;
     await syncMarksToKv(this.identity, this.env.REVOCATIONS, nowMs).catch((error: unknown) => {
-      console.error("identity guard: KV sync failed, alarm will retry", String(error));
+      console.error(
+        JSON.stringify({
+          level: "error",
+          msg: "identity guard: KV sync failed, alarm will retry",
+          error: String(error),
+        }),
+      );
     });
   }
 
