@@ -74,12 +74,11 @@ export function planDeploy(state: AccountState): Step[] {
     argv: ["d1", "migrations", "apply", "DB", "--remote"],
     why: "apply the migrations D1 lacks",
   });
-  // Secrets need the Worker to exist: a first deploy creates it, then the secrets are put.
+  // Secrets before the deploy: wrangler.toml lists them as required, so `wrangler deploy` refuses
+  // to ship without them. On an account without the Worker, the first `secret put` creates it
+  // (an empty draft, wrangler's own behaviour when not interactive).
   const present = new Set((state.secrets ?? []).map((s) => s.name));
   const missing = SECRETS.filter((name) => !present.has(name));
-  if (state.secrets === null) {
-    steps.push({ kind: "run", argv: ["deploy", "--minify"], why: "create the Worker so it can hold secrets" });
-  }
   for (const name of missing) steps.push({ kind: "secret", name, why: `secret ${name} is not set` });
   steps.push({ kind: "run", argv: ["deploy", "--minify"], why: "deploy the Worker" });
   return steps;
@@ -111,8 +110,6 @@ export function applyToState(state: AccountState, steps: Step[], newId: (kind: s
       next.kv.push({ id: newId("kv"), title: step.argv[3] as string });
     } else if (step.kind === "run" && step.argv[0] === "queues") {
       next.queuesTable += `\n│ ${newId("queue")} │ ${step.argv[2]} │ now │ now │ 0 │ 0 │`;
-    } else if (step.kind === "run" && step.argv[0] === "deploy") {
-      next.secrets ??= [];
     } else if (step.kind === "config") {
       next.config[step.key] = step.value;
     } else if (step.kind === "secret") {

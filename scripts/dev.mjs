@@ -10,15 +10,12 @@ process.env.WRANGLER_SEND_METRICS = "false";
 const wrangler = "node_modules/.bin/wrangler";
 const args = process.argv.slice(2);
 
-/** Every secret the Worker reads; a missing one is added to an existing .dev.vars too. */
+/** Every secret the Worker reads (wrangler.toml's [secrets] required); a missing one is added to an existing .dev.vars too. */
 const SECRETS = {
   ADMIN_TOKEN: () => `adm_${randomBytes(24).toString("base64url")}`,
   TOTP_ENCRYPTION_KEYS: () => `k1:${randomBytes(32).toString("base64")}`,
   BACKUP_CODE_PEPPER: () => randomBytes(32).toString("base64"),
   SESSION_SIGNING_KEY: () => `s1:${randomBytes(32).toString("base64")}`,
-  // Not a secret: lets connectors point at local stand-ins over http (`npm run stand-ins`).
-  // Never set in production, where connector URLs must be https.
-  ALLOW_HTTP_CONNECTOR_URLS: () => "true",
 };
 
 const existing = existsSync(".dev.vars") ? readFileSync(".dev.vars", "utf8") : "";
@@ -58,6 +55,8 @@ Migrations applied to the local D1. The admin token is ADMIN_TOKEN in .dev.vars.
   curl -s -X POST http://localhost:${port}/v1/admin/companies -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' -d '{"name":"Acme"}'
 `);
 
-const child = spawn(wrangler, ["dev", ...args], { stdio: "inherit" });
+// Locally, connectors may point at the stand-ins over http (`npm run stand-ins`); in production
+// the var stays "false" and connector URLs must be https.
+const child = spawn(wrangler, ["dev", "--var", "ALLOW_HTTP_CONNECTOR_URLS:true", ...args], { stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
 child.on("exit", (code) => process.exit(code ?? 0));

@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 /**
  * The deploy planner decides what `npm run deploy` does from wrangler's reports of the account
  * (captured outputs below, in wrangler 4.86's formats). A fresh account, a partly set up one and
@@ -97,7 +98,7 @@ describe("the deploy planner", () => {
     ]);
   });
 
-  it("sets up a fresh account: resources, then ids, migrations, the Worker, secrets, deploy", () => {
+  it("sets up a fresh account: resources, then ids, migrations, secrets (creating the Worker), deploy", () => {
     expect(converge(fresh)).toEqual([
       [
         "d1 create hld-identity",
@@ -108,7 +109,6 @@ describe("the deploy planner", () => {
         `config d1Id=${D1_ID}`,
         `config kvId=${KV_ID}`,
         "d1 migrations apply DB --remote",
-        "deploy --minify",
         ...SECRETS.map((s) => `secret ${s}`),
         "deploy --minify",
       ],
@@ -147,6 +147,11 @@ describe("the deploy planner", () => {
     const again = applyToState(complete, once, newId);
     expect(again).toEqual(complete);
     expect(planDeploy(again)).toEqual(once);
+  });
+
+  it("puts exactly the secrets wrangler.toml requires (deploy refuses without them)", () => {
+    const required = /\[secrets\]\s*required\s*=\s*\[([^\]]*)\]/.exec(env.TEST_WRANGLER_TOML)?.[1] ?? "";
+    expect([...SECRETS].sort()).toEqual([...required.matchAll(/"([^"]+)"/g)].map((m) => m[1]).sort());
   });
 
   it("reads the queues table by whole name: a dead-letter queue is not its main queue", () => {
