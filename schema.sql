@@ -29,8 +29,16 @@ CREATE TABLE IF NOT EXISTS identities (
   external_id TEXT NOT NULL,
   status TEXT NOT NULL CHECK (status IN ('active', 'disabled')),
   created_at TEXT NOT NULL,
+  -- The key id of TOTP_ENCRYPTION_KEYS sealing the active TOTP secret, and the one pending
+  -- confirmation: NULL when there is none, '?' when D1 does not know it yet (identities that
+  -- enrolled before migration 0005, until the key sweep visits them).
+  totp_key_id TEXT,
+  totp_pending_key_id TEXT,
   UNIQUE (company_id, external_id)
 );
+-- The per-key counts of GET /v1/admin/keys/totp, and the sweep's search for old keys.
+CREATE INDEX IF NOT EXISTS identities_totp_key ON identities (totp_key_id) WHERE totp_key_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS identities_totp_pending_key ON identities (totp_pending_key_id) WHERE totp_pending_key_id IS NOT NULL;
 
 -- Hash-chained events; each chain (a company's, or an identity's) has one writer.
 CREATE TABLE IF NOT EXISTS audit_events (

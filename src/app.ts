@@ -15,6 +15,7 @@ import { discoverRoutes } from "./routes/discover";
 import { identityRoutes } from "./routes/identities";
 import { identityActionRoutes } from "./routes/identity-actions";
 import { incidentRoutes } from "./routes/incidents";
+import { keyRoutes } from "./routes/keys";
 import { otpRoutes } from "./routes/otp";
 import { outboxRoutes } from "./routes/outbox";
 import { riskPolicyRoutes } from "./routes/risk-policy";
@@ -75,6 +76,7 @@ export function buildApp(): OpenAPIHono<AppEnv> {
   app.route("/v1/admin", companyRoutes);
   app.route("/v1/admin", apiKeyRoutes);
   app.route("/v1/admin", outboxRoutes);
+  app.route("/v1/admin", keyRoutes);
   app.route("/v1/idp", identityRoutes);
   app.route("/v1/idp", otpRoutes);
   app.route("/v1/idp", backupCodeRoutes);

@@ -30,20 +30,32 @@ export function connectorToWire(row: ConnectorRow) {
   };
 }
 
+/** The associated data credentials are sealed with: sealed credentials open only for their connector. */
+function credentialsContext(connectorId: string): string {
+  return `connector:${connectorId}`;
+}
+
 /** Credentials are sealed like TOTP secrets, bound to the connector id (AES-GCM associated data). */
 export async function sealCredentials(
   env: Env,
   connectorId: string,
   credentials: ConnectorCredentials,
 ): Promise<string> {
-  return sealSecret(totpKeyring(env), JSON.stringify(credentials), `connector:${connectorId}`);
+  return sealSecret(totpKeyring(env), JSON.stringify(credentials), credentialsContext(connectorId));
 }
 
 export async function openConnector(env: Env, row: ConnectorRow): Promise<OpenConnector> {
   const credentials = JSON.parse(
-    await openSecret(totpKeyring(env), row.credentials, `connector:${row.id}`),
+    await openSecret(totpKeyring(env), row.credentials, credentialsContext(row.id)),
   ) as ConnectorCredentials;
   return { id: row.id, type: row.type, baseUrl: row.base_url, tokenUrl: row.token_url, credentials };
+}
+
+/** The connector's sealed credentials sealed again under the keyring's current key (the key sweep). */
+export async function resealedCredentials(env: Env, row: { id: string; credentials: string }): Promise<string> {
+  const keyring = totpKeyring(env);
+  const context = credentialsContext(row.id);
+  return sealSecret(keyring, await openSecret(keyring, row.credentials, context), context);
 }
 
 export async function findConnector(db: D1Database, companyId: string, id: string): Promise<ConnectorRow | null> {

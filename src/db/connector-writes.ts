@@ -26,6 +26,14 @@ export const insertConnector = (row: {
     row.created_at,
   );
 
+/**
+ * The connector's credentials sealed again (under the current key of the TOTP keyring), if they
+ * are still the ones that were re-sealed: a compare-and-set, so a late replay, or a second
+ * sweep that got there first, changes nothing.
+ */
+export const resealConnectorCredentials = (id: string, sealedBefore: string, sealedNow: string): D1Write =>
+  write("UPDATE connectors SET credentials = ? WHERE id = ? AND credentials = ?", sealedNow, id, sealedBefore);
+
 export const deleteConnector = (id: string, deletedAt: string): D1Write =>
   write("UPDATE connectors SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL", deletedAt, id);
 

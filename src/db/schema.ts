@@ -1,3 +1,4 @@
+import { isNotNull } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, unique } from "drizzle-orm/sqlite-core";
 
 /** Drizzle's view of the D1 schema (`schema.sql`, built by `migrations/`); its writes are in `writes.ts`. */
@@ -32,8 +33,16 @@ export const identities = sqliteTable(
     externalId: text("external_id").notNull(),
     status: text("status", { enum: ["active", "disabled"] }).notNull(),
     createdAt: text("created_at").notNull(),
+    /** The key id sealing the active TOTP secret; null without one, '?' when D1 does not know it yet. */
+    totpKeyId: text("totp_key_id"),
+    /** The same for the secret pending confirmation. */
+    totpPendingKeyId: text("totp_pending_key_id"),
   },
-  (t) => [unique().on(t.companyId, t.externalId)],
+  (t) => [
+    unique().on(t.companyId, t.externalId),
+    index("identities_totp_key").on(t.totpKeyId).where(isNotNull(t.totpKeyId)),
+    index("identities_totp_pending_key").on(t.totpPendingKeyId).where(isNotNull(t.totpPendingKeyId)),
+  ],
 );
 
 export const auditEvents = sqliteTable(

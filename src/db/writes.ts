@@ -141,6 +141,21 @@ export const insertIdentity = (identity: {
 export const updateIdentityStatus = (identityId: string, status: string): D1Write =>
   write("UPDATE identities SET status = ? WHERE id = ?", status, identityId);
 
+/**
+ * What `identities.totp_key_id` and `totp_pending_key_id` hold when D1 does not know the key
+ * (identities enrolled before migration 0005, which writes it): never a key id, whose
+ * characters are `[A-Za-z0-9_-]` (secret-box.ts).
+ */
+export const UNKNOWN_SEALING_KEY = "?";
+
+/**
+ * The key ids sealing the identity's TOTP secrets (active, pending; null where there is none),
+ * as the identity's object holds them now: absolute, so replaying it is harmless, and the
+ * object's order of writes makes the last one stand.
+ */
+export const updateIdentitySealingKeys = (identityId: string, active: string | null, pending: string | null): D1Write =>
+  write("UPDATE identities SET totp_key_id = ?, totp_pending_key_id = ? WHERE id = ?", active, pending, identityId);
+
 export const insertSession = (session: {
   id: string;
   companyId: string;

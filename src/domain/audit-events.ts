@@ -5,6 +5,8 @@ export const EVENT = {
   apiKeyRevoked: "api_key.revoked",
   identityProvisioned: "identity.provisioned",
   totpEnrolled: "otp.enrolled",
+  /** The identity's TOTP secrets sealed again under the current key (a verify's or the key sweep's doing). */
+  totpResealed: "otp.resealed",
   backupCodesGenerated: "backup_codes.generated",
   /** A verify attempt, success or failure; `reason` says why a failure failed. */
   mfaVerify: "mfa.verify",
@@ -30,6 +32,8 @@ export const EVENT = {
   connectorCreated: "connector.created",
   connectorDeleted: "connector.deleted",
   connectorLinked: "connector.linked",
+  /** A connector's credentials sealed again under the current key (the key sweep). */
+  connectorResealed: "connector.resealed",
   /** One try of carrying an action to a connector; metadata says the status it left. */
   connectorDelivery: "connector.delivery",
   /** A delivery that failed for good (a final 4xx, or every try used). */

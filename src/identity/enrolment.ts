@@ -1,3 +1,4 @@
+import { UNKNOWN_SEALING_KEY, updateIdentitySealingKeys } from "../db/writes";
 import { EVENT } from "../domain/audit-events";
 import type { Keyring } from "../domain/secret-box";
 import { openSecret, sealSecret } from "../domain/secret-box";
@@ -32,6 +33,7 @@ export function storeTotpSecret(
       sealedSecret,
     );
   }
+  mirrorSealingKeys(ctx);
   recordEvent(ctx, recordOf(row), nowMs, meta, {
     type: EVENT.totpEnrolled,
     outcome: "success",
@@ -73,6 +75,18 @@ export function sealingKeyId(sealed: string): string | null {
 }
 
 /**
+ * Inside a transaction, after any change to the sealed secrets: tells D1 which keys seal them
+ * now (`identities.totp_key_id`, `totp_pending_key_id`), through the outbox with the change
+ * itself, so the per-key counts an operator retires a key by come from D1 alone.
+ */
+export function mirrorSealingKeys(ctx: IdentityContext): void {
+  const row = ctx.store.row();
+  if (!row) return;
+  const keyOf = (sealed: string | null) => (sealed === null ? null : (sealingKeyId(sealed) ?? UNKNOWN_SEALING_KEY));
+  ctx.outbox.enqueue(updateIdentitySealingKeys(row.id, keyOf(row.totp_secret), keyOf(row.totp_pending_secret)));
+}
+
+/**
  * The identity's sealed secrets again under the keyring's current key, for those sealed under
  * an older one (null when none is), so an old key can leave the keyring once nothing uses it.
  */
@@ -95,12 +109,17 @@ export async function resealedTotpSecrets(
 
 /**
  * Inside a transaction: stores the re-sealed secrets, unless they changed since `before` was
- * read (an enrolment that slipped in sealed with the current key already). Answers whether it did.
+ * read (an enrolment that slipped in sealed with the current key already). Answers whether it
+ * did. D1 learns the new keys with it, and the identity's chain records it (`trigger`: a
+ * verify, or the admin's key sweep).
  */
 export function storeResealedSecrets(
   ctx: IdentityContext,
   before: IdentityRow,
   resealed: { totp_secret: string | null; totp_pending_secret: string | null },
+  nowMs: number,
+  meta: RequestMeta,
+  trigger: "verify" | "sweep",
 ): boolean {
   const now = ctx.store.row();
   if (!now || now.totp_secret !== before.totp_secret || now.totp_pending_secret !== before.totp_pending_secret) {
@@ -111,5 +130,25 @@ export function storeResealedSecrets(
     resealed.totp_secret,
     resealed.totp_pending_secret,
   );
+  mirrorSealingKeys(ctx);
+  const changed = (
+    [
+      ["active", before.totp_secret, resealed.totp_secret],
+      ["pending", before.totp_pending_secret, resealed.totp_pending_secret],
+    ] as const
+  ).filter(([, was, is]) => was !== null && is !== null && was !== is);
+  const keyIds = (sealed: (string | null)[]) => [
+    ...new Set(sealed.map((s) => (s === null ? UNKNOWN_SEALING_KEY : (sealingKeyId(s) ?? UNKNOWN_SEALING_KEY)))),
+  ];
+  recordEvent(ctx, recordOf(now), nowMs, meta, {
+    type: EVENT.totpResealed,
+    outcome: "success",
+    metadata: {
+      trigger,
+      secrets: changed.map(([which]) => which),
+      from_key_ids: keyIds(changed.map(([, was]) => was)),
+      key_id: keyIds(changed.map(([, , is]) => is))[0] ?? null,
+    },
+  });
   return true;
 }

@@ -14,7 +14,13 @@ import { type AssessmentContext, type AssessmentResult, applyFeedback, assessIde
 import { replaceBackupCodes } from "./backup-codes";
 import type { IdentityContext } from "./context";
 import { identityIdOf, identityObjectOf } from "./directory";
-import { openTotpSecrets, resealedTotpSecrets, storeResealedSecrets, storeTotpSecret } from "./enrolment";
+import {
+  mirrorSealingKeys,
+  openTotpSecrets,
+  resealedTotpSecrets,
+  storeResealedSecrets,
+  storeTotpSecret,
+} from "./enrolment";
 import { profileOf, provisionIdentity } from "./profile";
 import { activeSessions, revokeOneSession, sessionStatusOf } from "./sessions";
 import { ChangeShipping } from "./shipping";
@@ -27,11 +33,15 @@ import type {
   IdentityRefusal,
   Profile,
   RequestMeta,
+  ResealResult,
   SessionStatus,
   SessionView,
   VerifyOutcome,
 } from "./types";
 import { clearLockout, decideVerify } from "./verify";
+
+/** How many times a re-seal starts again when an enrolment changed the secrets while it sealed. */
+const RESEAL_TRIES = 3;
 
 /**
  * One Durable Object per identity, named by (company, external_id): the authority on the
@@ -143,24 +153,79 @@ export class IdentityGuard extends DurableObject<Env> {
       // A re-enrolment slipped in while the secrets were being opened: open the new ones.
       if (row.totp_secret !== before.totp_secret || row.totp_pending_secret !== before.totp_pending_secret) continue;
       const outcome = this.transaction(() => decideVerify(this.identity, row, secrets, code, nowMs, meta));
-      await Promise.all([this.flush(nowMs, { d1: "relay", kv: false }), this.resealSecrets()]);
+      await Promise.all([this.flush(nowMs, { d1: "relay", kv: false }), this.resealAfterVerify(nowMs, meta)]);
       return outcome;
     }
   }
 
   /**
-   * Seals the TOTP secrets again under the current key when an older one sealed them (after a
-   * rotation of TOTP_ENCRYPTION_KEYS): a verify does it on the way, so the old key can go once
-   * the identities using it have verified. Answers whether anything was re-sealed.
+   * The key sweep's call (`POST /v1/admin/keys/totp/sweep`) on `identityId`, which must be the
+   * identity this object holds: seals the TOTP secrets again under the current key when an
+   * older one sealed them (audited), and tells D1 which keys seal them even when nothing needed
+   * re-sealing (D1 may not know: identities enrolled before it kept them), applied to D1 before
+   * it answers, so the sweep's count of what remains is up to date for this identity.
    */
-  async resealSecrets(): Promise<boolean> {
+  async resealSecrets(identityId: string, nowMs: number, meta: RequestMeta): Promise<ResealResult> {
     const row = this.row();
-    if (!row) return false;
-    const resealed = await resealedTotpSecrets(row, totpKeyring(this.env), this.openedSecrets).catch((error) => {
-      console.error("identity guard: re-sealing the TOTP secrets failed", String(error));
-      return null;
-    });
-    return resealed !== null && this.transaction(() => storeResealedSecrets(this.identity, row, resealed));
+    if (!row || row.id !== identityId) return "not_found";
+    const result = await this.reseal(nowMs, meta, "sweep");
+    await this.flush(nowMs, { d1: "apply", kv: false });
+    return result;
+  }
+
+  /**
+   * After a verify: seals the TOTP secrets again under the current key when an older one sealed
+   * them (after a rotation of TOTP_ENCRYPTION_KEYS), so the old key stops being needed by the
+   * identities that verify. What changed leaves by the relay, like the verify's own writes.
+   */
+  private async resealAfterVerify(nowMs: number, meta: RequestMeta): Promise<void> {
+    if ((await this.reseal(nowMs, meta, "verify")) === "resealed") await this.flush(nowMs, { d1: "relay", kv: false });
+  }
+
+  /**
+   * Opens and seals again (the await), then stores in one transaction unless the secrets changed
+   * meanwhile (then again, a few times). The sweep also writes D1's record of the keys when
+   * there was nothing to re-seal, or the seal would not open (D1 then shows the key it names).
+   */
+  private async reseal(nowMs: number, meta: RequestMeta, trigger: "verify" | "sweep"): Promise<ResealResult> {
+    for (let attempt = 0; attempt < RESEAL_TRIES; attempt++) {
+      const row = this.row();
+      if (!row) return "not_found";
+      let resealed: Awaited<ReturnType<typeof resealedTotpSecrets>> = null;
+      let failed = false;
+      try {
+        resealed = await resealedTotpSecrets(row, totpKeyring(this.env), this.openedSecrets);
+      } catch (error) {
+        console.error(
+          JSON.stringify({
+            level: "error",
+            msg: "identity guard: re-sealing the TOTP secrets failed",
+            request_id: meta.requestId,
+            identityId: row.id,
+            error: String(error),
+          }),
+        );
+        failed = true;
+      }
+      const found = resealed;
+      if (found === null && trigger === "verify") return failed ? "failed" : "current";
+      const result = this.transaction((): ResealResult | "changed" => {
+        if (found !== null) {
+          return storeResealedSecrets(this.identity, row, found, nowMs, meta, trigger) ? "resealed" : "changed";
+        }
+        mirrorSealingKeys(this.identity);
+        return failed ? "failed" : "current";
+      });
+      if (result !== "changed") return result;
+    }
+    console.error(
+      JSON.stringify({
+        level: "error",
+        msg: "identity guard: the TOTP secrets kept changing while being re-sealed",
+        request_id: meta.requestId,
+      }),
+    );
+    return "failed";
   }
 
   /** Clears the lock, the failure count and the escalation. Audited. */

@@ -34,6 +34,13 @@ export interface RequestMeta {
   reason?: string | null;
 }
 
+/**
+ * What re-sealing an identity's TOTP secrets did: sealed them again under the current key,
+ * found them under it already (or had none), or could not (a seal that does not open, with the
+ * reason logged).
+ */
+export type ResealResult = "resealed" | "current" | "failed" | "not_found";
+
 /** A session the object just issued; the Worker signs it into a token. */
 export interface IssuedSession {
   id: string;

@@ -3,7 +3,7 @@ import { attemptsRemaining, lockStatus, recordFailure, settle, UNLOCKED } from "
 import { looksLikeTotp, verifyTotp } from "../domain/totp";
 import { findUnusedBackupCode, recentlyUsedBackupCode, useBackupCode } from "./backup-codes";
 import { type IdentityContext, recordEvent } from "./context";
-import type { OpenedSecrets } from "./enrolment";
+import { mirrorSealingKeys, type OpenedSecrets } from "./enrolment";
 import { lockedUntilIso } from "./profile";
 import { issueSession } from "./sessions";
 import { attemptsOf, type IdentityRow, recordOf } from "./storage";
@@ -59,6 +59,7 @@ export function decideVerify(
         ctx.store.sql.exec(
           "UPDATE identity SET totp_secret = totp_pending_secret, totp_pending_secret = NULL WHERE singleton = 1",
         );
+        mirrorSealingKeys(ctx);
       }
     } else {
       useBackupCode(ctx, match.hash, nowMs);
