@@ -14,6 +14,7 @@ import { totpKeyring } from "../../src/config/keyrings";
 import { type Keyring, openSecret, sealSecret } from "../../src/domain/secret-box";
 import { sealingKeyId, totpSealingContext } from "../../src/identity/enrolment";
 import { identityGuard } from "../../src/identity/guard";
+import type { TotpKeyCount } from "../../src/keys/totp-keys";
 import { connectorBody, standIn } from "../connectors/support";
 import { ADMIN_TOKEN, auditEvents, call, enrolled, tenant, totpCode, verifyCode } from "../helpers";
 
@@ -28,14 +29,7 @@ const currentOnly: Keyring = {
 /** The keyring as it was before the rotation: the older key seals. */
 const beforeRotation: Keyring = { ...keyring, currentId: older };
 
-type KeyEntry = {
-  key_id: string;
-  current: boolean;
-  in_keyring: boolean;
-  totp_secrets: number;
-  connector_credentials: number;
-  retirable: boolean;
-};
+type KeyEntry = TotpKeyCount;
 
 async function report(): Promise<{ current_key_id: string; keys: KeyEntry[]; totp_secrets_unknown: number }> {
   const res = await call("/v1/admin/keys/totp", { key: ADMIN_TOKEN });
