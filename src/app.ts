@@ -4,6 +4,7 @@ import { newId } from "./domain/ids";
 import { ApiError, errorResponse } from "./errors";
 import { urlBoundary } from "./http/boundary";
 import type { AppEnv } from "./http/context";
+import { errorResponses } from "./http/schemas";
 import { defaultHook } from "./http/validation";
 import { apiKeyRoutes } from "./routes/api-keys";
 import { assessmentRoutes } from "./routes/assessments";
@@ -24,26 +25,32 @@ import { sessionRoutes } from "./routes/sessions";
 const health = createRoute({
   method: "get",
   path: "/v1/health",
+  operationId: "getHealth",
   tags: ["service"],
   summary: "Liveness (no auth)",
+  security: [],
   responses: {
     200: {
       description: "The service answers",
       content: { "application/json": { schema: z.object({ status: z.literal("ok") }) } },
     },
+    ...errorResponses([]),
   },
 });
 
 const openapiDocument = createRoute({
   method: "get",
   path: "/v1/openapi.json",
+  operationId: "getOpenApiDocument",
   tags: ["service"],
   summary: "This OpenAPI 3.1 document, generated from the schemas that validate requests (no auth)",
+  security: [],
   responses: {
     200: {
       description: "The document",
       content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
     },
+    ...errorResponses([]),
   },
 });
 
@@ -109,6 +116,13 @@ export function buildApp(): OpenAPIHono<AppEnv> {
           description:
             "Managed identities, TOTP MFA, backup codes, revocable sessions, Sentinel risk and a tamper-evident audit trail.",
         },
+        servers: [
+          {
+            url: "https://{host}",
+            description: "Your deployment (npm run deploy prints its workers.dev host)",
+            variables: { host: { default: "hld-identity.your-subdomain.workers.dev" } },
+          },
+        ],
       }) as unknown as Record<string, unknown>,
       200,
     ),

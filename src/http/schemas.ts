@@ -1,5 +1,7 @@
 import { z } from "@hono/zod-openapi";
+import { ERRORS, type ErrorCode } from "../errors";
 import { containsApiKey } from "./api-key-auth";
+import { SCOPES } from "./context";
 
 /**
  * The control characters (Unicode category Cc: U+0000 to U+001F and U+007F to U+009F), as a
@@ -27,34 +29,92 @@ export const ExternalUserIdQuery = z.object({
   externalUserId: ExternalIdSchema,
 });
 
-export const ErrorSchema = z
-  .object({
-    error: z.string(),
-    code: z.string(),
-  })
-  .passthrough()
-  .openapi("Error");
+/** A `details` entry of `invalid_request`: which field, and what is wrong with it. */
+const DetailsSchema = z
+  .array(z.object({ path: z.string(), message: z.string() }))
+  .openapi({ description: "One entry per problem, naming the field (dotted path) and what is wrong" });
 
-/** The error responses every authenticated route may give, for the OpenAPI document. */
+/** What each code adds to the envelope beyond `error` and `code` (the same extras wherever the code is answered). */
+const ERROR_EXTRAS: { [C in ErrorCode]?: Record<string, z.ZodType> } = {
+  invalid_request: { details: DetailsSchema },
+  insufficient_scope: { required_scope: z.enum(SCOPES) },
+  invalid_code: {
+    failed_attempts: z.number().int().openapi({ description: "Consecutive failures, this one included" }),
+    attempts_remaining: z.number().int().openapi({ description: "Failures left before the identity locks" }),
+  },
+  code_reused: {
+    failed_attempts: z.number().int(),
+    attempts_remaining: z.number().int(),
+  },
+  locked: {
+    locked_until: z.string().nullable().openapi({ description: "When the lock ends; null for a permanent lock" }),
+    failed_attempts: z.number().int(),
+  },
+  incident_closed: { incident_id: z.string() },
+};
+
+const errorSchemas = new Map<string, z.ZodType>();
+
+/** The envelope of one code, as a named component (`<Code>Error`), its extras typed. */
+function errorSchema(code: ErrorCode, extras: Record<string, z.ZodType> = {}): z.ZodType {
+  const name = `${code
+    .split("_")
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join("")}Error`;
+  let schema = errorSchemas.get(name);
+  if (!schema) {
+    schema = z
+      .object({
+        error: z.string().openapi({ example: ERRORS[code].message }),
+        code: z.literal(code),
+        ...ERROR_EXTRAS[code],
+        ...extras,
+      })
+      .openapi(name, { description: ERRORS[code].message });
+    errorSchemas.set(name, schema);
+  }
+  return schema;
+}
+
+/** The codes every route can answer: the URL rules run before any route (a bad query, a key in the URL). */
+const BOUNDARY_CODES: ErrorCode[] = ["invalid_request", "unauthorized"];
+/** What a route with an API key adds: the key, its scope, and the rate limits. */
+export const API_KEY_CODES: ErrorCode[] = ["unauthorized", "insufficient_scope", "rate_limited"];
+/** What a route with a JSON body adds (src/http/json-body.ts). */
+export const BODY_CODES: ErrorCode[] = [
+  "invalid_request",
+  "invalid_json",
+  "payload_too_large",
+  "unsupported_media_type",
+];
+
+/**
+ * The error responses a route can give, for the OpenAPI document: per status, the envelope
+ * of each code the route can answer there (`oneOf` on `code` where a status has several), so a
+ * typed client can switch on `code` and read each code's extra fields. `extras` types fields a
+ * code carries on this route only (the assessment of `high_risk`).
+ */
 export function errorResponses(
-  ...statuses: number[]
-): Record<number, { description: string; content: { "application/json": { schema: typeof ErrorSchema } } }> {
-  const descriptions: Record<number, string> = {
-    400: "Invalid request or JSON",
-    401: "Missing, malformed, unknown or revoked key",
-    403: "The key lacks the scope",
-    404: "Unknown object (or another company's)",
-    409: "Conflict",
-    413: "Body over 16 KiB",
-    415: "Body is not JSON",
-    423: "Locked",
-    429: "Rate limited: Retry-After says in how many seconds to try again",
-  };
+  codes: ErrorCode[],
+  extras: { [C in ErrorCode]?: Record<string, z.ZodType> } = {},
+): Record<number, { description: string; content: { "application/json": { schema: z.ZodType } } }> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of new Set([...BOUNDARY_CODES, ...codes])) {
+    const status = ERRORS[code].status;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
   return Object.fromEntries(
-    statuses.map((status) => [
-      status,
-      { description: descriptions[status] ?? "Error", content: { "application/json": { schema: ErrorSchema } } },
-    ]),
+    [...byStatus].map(([status, list]) => {
+      const schemas = list.map((code) => errorSchema(code, extras[code]));
+      const schema = schemas.length === 1 ? (schemas[0] as z.ZodType) : z.union(schemas as [z.ZodType, z.ZodType]);
+      return [
+        status,
+        {
+          description: list.map((code) => `\`${code}\`: ${ERRORS[code].message}`).join("; "),
+          content: { "application/json": { schema } },
+        },
+      ];
+    }),
   );
 }
 

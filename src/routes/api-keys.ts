@@ -11,7 +11,7 @@ import { requireAdmin } from "../http/admin-auth";
 import { forgetKey, generateApiKey } from "../http/api-key-auth";
 import { type AppEnv, SCOPES } from "../http/context";
 import { jsonBody } from "../http/json-body";
-import { errorResponses, ISO_TIME, plainText } from "../http/schemas";
+import { BODY_CODES, errorResponses, ISO_TIME, plainText } from "../http/schemas";
 import { defaultHook } from "../http/validation";
 
 /** Admin routes take the ADMIN_TOKEN; what they do is recorded as the actor "admin". */
@@ -33,6 +33,7 @@ const ApiKeySchema = z
 const createApiKey = createRoute({
   method: "post",
   path: "/api-keys",
+  operationId: "createApiKey",
   tags: ["admin"],
   summary: "Create an API key for a company; the key is shown once",
   security,
@@ -54,13 +55,14 @@ const createApiKey = createRoute({
   },
   responses: {
     201: { description: "Created", content: { "application/json": { schema: z.object({ api_key: ApiKeySchema }) } } },
-    ...errorResponses(400, 401, 404, 413, 415),
+    ...errorResponses([...BODY_CODES, "not_found"]),
   },
 });
 
 const revokeApiKeyRoute = createRoute({
   method: "delete",
   path: "/api-keys/{id}",
+  operationId: "revokeApiKey",
   tags: ["admin"],
   summary: "Revoke an API key (stops working everywhere within 60 s)",
   security,
@@ -75,7 +77,7 @@ const revokeApiKeyRoute = createRoute({
         },
       },
     },
-    ...errorResponses(401, 404),
+    ...errorResponses(["not_found"]),
   },
 });
 

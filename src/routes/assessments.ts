@@ -9,7 +9,7 @@ import { requireScope } from "../http/api-key-auth";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
 import { SignalNameSchema } from "../http/risk-schemas";
-import { errorResponses, ISO_TIME, plainText } from "../http/schemas";
+import { API_KEY_CODES, BODY_CODES, errorResponses, ISO_TIME, plainText } from "../http/schemas";
 import { defaultHook } from "../http/validation";
 import type { AssessmentContext } from "../identity/assessment";
 import { externalIdOf } from "../identity/directory";
@@ -54,6 +54,7 @@ const IdParams = z.object({ id: plainText(1, 64).openapi({ example: "asm_01hxyz"
 const readOne = createRoute({
   method: "get",
   path: "/assessments/{id}",
+  operationId: "getAssessment",
   tags: ["sentinel"],
   summary: "A stored assessment with its context, signals and any feedback (sentinel:read)",
   security,
@@ -64,13 +65,14 @@ const readOne = createRoute({
       description: "The assessment",
       content: { "application/json": { schema: z.object({ assessment: AssessmentSchema }) } },
     },
-    ...errorResponses(401, 403, 404, 429),
+    ...errorResponses([...API_KEY_CODES, "not_found"]),
   },
 });
 
 const list = createRoute({
   method: "get",
   path: "/assessments",
+  operationId: "listAssessments",
   tags: ["sentinel"],
   summary: "Assessments of the company, newest first (sentinel:read)",
   security,
@@ -92,13 +94,14 @@ const list = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 429),
+    ...errorResponses([...API_KEY_CODES]),
   },
 });
 
 const feedback = createRoute({
   method: "post",
   path: "/assessments/{id}/feedback",
+  operationId: "giveAssessmentFeedback",
   tags: ["sentinel"],
   summary: "Say whether an assessment was right: legitimate teaches, fraudulent marks (sentinel:write)",
   security,
@@ -127,7 +130,7 @@ const feedback = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 404, 413, 415, 429),
+    ...errorResponses([...API_KEY_CODES, ...BODY_CODES, "not_found"]),
   },
 });
 

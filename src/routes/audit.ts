@@ -7,7 +7,7 @@ import { auditEvents, auditRollups } from "../db/schema";
 import type { AuditEvent } from "../domain/audit-chain";
 import { requireScope } from "../http/api-key-auth";
 import type { AppEnv } from "../http/context";
-import { errorResponses, ISO_TIME, plainText } from "../http/schemas";
+import { API_KEY_CODES, errorResponses, ISO_TIME, plainText } from "../http/schemas";
 import { defaultHook } from "../http/validation";
 
 const security = [{ apiKey: [] }];
@@ -39,6 +39,7 @@ export const AuditEventSchema = z
 const listEvents = createRoute({
   method: "get",
   path: "/events",
+  operationId: "listAuditEvents",
   tags: ["audit"],
   summary: "Audit events of the caller's company, newest first (audit:read)",
   security,
@@ -62,7 +63,7 @@ const listEvents = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 429),
+    ...errorResponses([...API_KEY_CODES]),
   },
 });
 
@@ -77,6 +78,7 @@ const BROKEN_EVENTS_LISTED = 100;
 const verifyChains = createRoute({
   method: "get",
   path: "/verify",
+  operationId: "verifyAuditChains",
   tags: ["audit"],
   summary: "Recompute every hash chain of the company and report every broken event (audit:read)",
   description:
@@ -99,7 +101,7 @@ const verifyChains = createRoute({
         },
       },
     },
-    ...errorResponses(401, 403, 429),
+    ...errorResponses([...API_KEY_CODES]),
   },
 });
 
@@ -108,6 +110,7 @@ const isoDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "expected YYYY-MM-DD");
 const listRollups = createRoute({
   method: "get",
   path: "/rollups",
+  operationId: "listAuditRollups",
   tags: ["audit"],
   summary: "Daily counts of routine events compacted after AUDIT_RETENTION_DAYS (audit:read)",
   security,
@@ -138,7 +141,7 @@ const listRollups = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 429),
+    ...errorResponses([...API_KEY_CODES]),
   },
 });
 

@@ -3,7 +3,7 @@ import { requireScope } from "../http/api-key-auth";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
 import { refusal } from "../http/refusals";
-import { ExternalUserIdQuery, errorResponses } from "../http/schemas";
+import { API_KEY_CODES, BODY_CODES, ExternalUserIdQuery, errorResponses } from "../http/schemas";
 import { defaultHook } from "../http/validation";
 import { identityGuard } from "../identity/guard";
 
@@ -12,6 +12,7 @@ const BACKUP_CODE_COUNT = 10;
 const regenerate = createRoute({
   method: "post",
   path: "/backup-codes",
+  operationId: "generateBackupCodes",
   tags: ["mfa"],
   summary: "Generate 10 single-use backup codes, replacing any previous set (idp:write)",
   security: [{ apiKey: [] }],
@@ -34,7 +35,7 @@ const regenerate = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 404, 413, 415, 429),
+    ...errorResponses([...API_KEY_CODES, ...BODY_CODES, "not_found", "identity_disabled"]),
   },
 });
 

@@ -6,7 +6,7 @@ import { isoTime, newId } from "../domain/ids";
 import { requireAdmin } from "../http/admin-auth";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
-import { errorResponses, ISO_TIME, plainText } from "../http/schemas";
+import { BODY_CODES, errorResponses, ISO_TIME, plainText } from "../http/schemas";
 import { defaultHook } from "../http/validation";
 
 /** Admin routes take the ADMIN_TOKEN; what they do is recorded as the actor "admin". */
@@ -17,6 +17,7 @@ const CompanySchema = z.object({ id: z.string(), name: z.string(), created_at: I
 const createCompany = createRoute({
   method: "post",
   path: "/companies",
+  operationId: "createCompany",
   tags: ["admin"],
   summary: "Create a company (a tenant)",
   security,
@@ -29,7 +30,7 @@ const createCompany = createRoute({
   },
   responses: {
     201: { description: "Created", content: { "application/json": { schema: z.object({ company: CompanySchema }) } } },
-    ...errorResponses(400, 401, 404, 413, 415),
+    ...errorResponses([...BODY_CODES, "not_found"]),
   },
 });
 

@@ -29,7 +29,7 @@ import {
 } from "../http/connector-schemas";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
-import { errorResponses, ISO_TIME, plainText } from "../http/schemas";
+import { API_KEY_CODES, BODY_CODES, errorResponses, ISO_TIME, plainText } from "../http/schemas";
 import { defaultHook } from "../http/validation";
 import { externalIdOf } from "../identity/directory";
 
@@ -38,6 +38,7 @@ const security = [{ apiKey: [] }];
 const create = createRoute({
   method: "post",
   path: "/connectors",
+  operationId: "createConnector",
   tags: ["connectors"],
   summary: "Connect an identity provider that disable, enable and revoke-sessions are carried to (sentinel:write)",
   security,
@@ -48,13 +49,14 @@ const create = createRoute({
       description: "Connected; the credentials are sealed and never shown again",
       content: { "application/json": { schema: z.object({ connector: ConnectorSchema }) } },
     },
-    ...errorResponses(400, 401, 403, 413, 415, 429),
+    ...errorResponses([...API_KEY_CODES, ...BODY_CODES]),
   },
 });
 
 const list = createRoute({
   method: "get",
   path: "/connectors",
+  operationId: "listConnectors",
   tags: ["connectors"],
   summary: "The company's connectors (sentinel:read)",
   security,
@@ -64,13 +66,14 @@ const list = createRoute({
       description: "The connectors, oldest first",
       content: { "application/json": { schema: z.object({ connectors: z.array(ConnectorSchema) }) } },
     },
-    ...errorResponses(401, 403, 429),
+    ...errorResponses([...API_KEY_CODES]),
   },
 });
 
 const read = createRoute({
   method: "get",
   path: "/connectors/{id}",
+  operationId: "getConnector",
   tags: ["connectors"],
   summary: "A connector with its recent delivery failures (sentinel:read)",
   security,
@@ -85,13 +88,14 @@ const read = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 404, 429),
+    ...errorResponses([...API_KEY_CODES, "not_found"]),
   },
 });
 
 const remove = createRoute({
   method: "delete",
   path: "/connectors/{id}",
+  operationId: "deleteConnector",
   tags: ["connectors"],
   summary: "Disconnect: later actions are not carried to it; pending deliveries fail (sentinel:write)",
   security,
@@ -104,13 +108,14 @@ const remove = createRoute({
         "application/json": { schema: z.object({ connector: ConnectorSchema.extend({ deleted_at: ISO_TIME }) }) },
       },
     },
-    ...errorResponses(400, 401, 403, 404, 429),
+    ...errorResponses([...API_KEY_CODES, "not_found"]),
   },
 });
 
 const check = createRoute({
   method: "post",
   path: "/connectors/{id}/test",
+  operationId: "testConnector",
   tags: ["connectors"],
   summary:
     "Check the credentials: get a token (and for Okta, read one user); answers what the provider said (sentinel:write)",
@@ -122,13 +127,14 @@ const check = createRoute({
       description: "What the provider said",
       content: { "application/json": { schema: z.object({ ok: z.boolean(), detail: z.string() }) } },
     },
-    ...errorResponses(400, 401, 403, 404, 429),
+    ...errorResponses([...API_KEY_CODES, "not_found"]),
   },
 });
 
 const link = createRoute({
   method: "put",
   path: "/identity/{userId}/links/{connectorId}",
+  operationId: "linkIdentityToConnector",
   tags: ["connectors"],
   summary: "The provider's user key for this identity, where it is not the external_id (sentinel:write)",
   security,
@@ -156,7 +162,7 @@ const link = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 404, 413, 415, 429),
+    ...errorResponses([...API_KEY_CODES, ...BODY_CODES, "not_found"]),
   },
 });
 

@@ -6,13 +6,22 @@ import { requireScope } from "../http/api-key-auth";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
 import { SignalNameSchema } from "../http/risk-schemas";
-import { ExternalIdSchema, errorResponses, plainText } from "../http/schemas";
+import { API_KEY_CODES, BODY_CODES, ExternalIdSchema, errorResponses, plainText } from "../http/schemas";
 import { defaultHook } from "../http/validation";
 import { externalIdOf } from "../identity/directory";
 import { identityGuard } from "../identity/guard";
 import { ipWatch } from "../risk/ip-watch";
 
 const SignalSchema = z.object({ name: SignalNameSchema, weight: z.number(), detail: z.string() }).openapi("RiskSignal");
+
+/** What an assessment says: on 200, and on 403 `high_risk` when an enforcing policy denies. */
+const ASSESSMENT_FIELDS = {
+  risk_score: z.number(),
+  recommendation: z.enum(["allow", "challenge", "deny"]),
+  signals: z.array(SignalSchema),
+  assessment_id: z.string(),
+  policy_version: z.number().int(),
+};
 
 const ContextSchema = z.strictObject({
   ip: z
@@ -32,6 +41,7 @@ const ContextSchema = z.strictObject({
 const discover = createRoute({
   method: "post",
   path: "/discover",
+  operationId: "assessRisk",
   tags: ["sentinel"],
   summary: "Assess the risk of a login or request, with the signals that explain it (sentinel:write)",
   security: [{ apiKey: [] }],
@@ -58,18 +68,12 @@ const discover = createRoute({
       description: "Risk assessment completed.",
       content: {
         "application/json": {
-          schema: z.object({
-            status: z.literal("authorized"),
-            risk_score: z.number(),
-            recommendation: z.enum(["allow", "challenge", "deny"]),
-            signals: z.array(SignalSchema),
-            assessment_id: z.string(),
-            policy_version: z.number().int(),
-          }),
+          schema: z.object({ status: z.literal("authorized"), ...ASSESSMENT_FIELDS }),
         },
       },
     },
-    ...errorResponses(400, 401, 403, 404, 413, 415, 429),
+    // A deny under an enforcing policy: the same assessment, as the error's extra fields.
+    ...errorResponses([...API_KEY_CODES, ...BODY_CODES, "not_found", "high_risk"], { high_risk: ASSESSMENT_FIELDS }),
   },
 });
 

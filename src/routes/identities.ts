@@ -4,7 +4,14 @@ import { requireScope } from "../http/api-key-auth";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
 import { refusal } from "../http/refusals";
-import { ErrorSchema, ExternalIdSchema, ExternalUserIdQuery, errorResponses, ISO_TIME } from "../http/schemas";
+import {
+  API_KEY_CODES,
+  BODY_CODES,
+  ExternalIdSchema,
+  ExternalUserIdQuery,
+  errorResponses,
+  ISO_TIME,
+} from "../http/schemas";
 import { defaultHook } from "../http/validation";
 import { identityGuard } from "../identity/guard";
 
@@ -30,6 +37,7 @@ export const ProfileSchema = z
 const provision = createRoute({
   method: "post",
   path: "/users",
+  operationId: "provisionIdentity",
   tags: ["identities"],
   summary: "Provision a managed identity for an external user id (idp:write)",
   security,
@@ -53,17 +61,14 @@ const provision = createRoute({
         },
       },
     },
-    409: {
-      description: "Identity already exists for the specified external_id.",
-      content: { "application/json": { schema: ErrorSchema } },
-    },
-    ...errorResponses(400, 401, 403, 413, 415, 429),
+    ...errorResponses([...API_KEY_CODES, ...BODY_CODES, "identity_exists"]),
   },
 });
 
 const profile = createRoute({
   method: "get",
   path: "/users",
+  operationId: "getIdentityProfile",
   tags: ["identities"],
   summary: "Retrieve the live security profile of an identity (idp:read)",
   security,
@@ -71,13 +76,14 @@ const profile = createRoute({
   request: { query: ExternalUserIdQuery },
   responses: {
     200: { description: "Identity profile retrieved.", content: { "application/json": { schema: ProfileSchema } } },
-    ...errorResponses(400, 401, 403, 404, 429),
+    ...errorResponses([...API_KEY_CODES, "not_found"]),
   },
 });
 
 const unlock = createRoute({
   method: "post",
   path: "/users/unlock",
+  operationId: "unlockIdentity",
   tags: ["identities"],
   summary: "Clear the lock, the failure count and the lockout escalation (idp:write)",
   security,
@@ -88,7 +94,7 @@ const unlock = createRoute({
   },
   responses: {
     200: { description: "Unlocked; the profile after it.", content: { "application/json": { schema: ProfileSchema } } },
-    ...errorResponses(400, 401, 403, 404, 413, 415, 429),
+    ...errorResponses([...API_KEY_CODES, ...BODY_CODES, "not_found"]),
   },
 });
 

@@ -11,7 +11,7 @@ import { ActionSchema, actionToWire, DeliverySchema, type DeliveryWire } from ".
 import { requireScope } from "../http/api-key-auth";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
-import { errorResponses, ISO_TIME, plainText } from "../http/schemas";
+import { API_KEY_CODES, BODY_CODES, errorResponses, ISO_TIME, plainText } from "../http/schemas";
 import { defaultHook } from "../http/validation";
 import { externalIdOf } from "../identity/directory";
 import { identityGuard } from "../identity/guard";
@@ -34,6 +34,7 @@ const IdentityStatusSchema = z.object({ id: z.string(), status: z.enum(["active"
 
 function actionRoute<Body extends z.ZodType, Data extends z.ZodType>(options: {
   path: string;
+  operationId: string;
   summary: string;
   body: Body;
   bodyRequired: boolean;
@@ -42,6 +43,7 @@ function actionRoute<Body extends z.ZodType, Data extends z.ZodType>(options: {
   return createRoute({
     method: "post",
     path: options.path,
+    operationId: options.operationId,
     tags: ["sentinel"],
     summary: options.summary,
     security,
@@ -52,13 +54,14 @@ function actionRoute<Body extends z.ZodType, Data extends z.ZodType>(options: {
     },
     responses: {
       200: { description: "Done", content: { "application/json": { schema: z.object({ data: options.data }) } } },
-      ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429),
+      ...errorResponses([...API_KEY_CODES, ...BODY_CODES, "not_found", "incident_closed"]),
     },
   });
 }
 
 const disable = actionRoute({
   path: "/identity/{userId}/disable",
+  operationId: "disableIdentity",
   summary: "Disable an account: its sessions are revoked, its codes refused, Sentinel denies it (sentinel:write)",
   body: z.strictObject({ reason, incident_id: incidentId.optional() }),
   bodyRequired: true,
@@ -67,6 +70,7 @@ const disable = actionRoute({
 
 const enable = actionRoute({
   path: "/identity/{userId}/enable",
+  operationId: "enableIdentity",
   summary: "Enable a disabled account; revoked sessions stay revoked (sentinel:write)",
   body: z.strictObject({ reason, incident_id: incidentId.optional() }),
   bodyRequired: true,
@@ -75,6 +79,7 @@ const enable = actionRoute({
 
 const revokeSessions = actionRoute({
   path: "/identity/{userId}/revoke-sessions",
+  operationId: "revokeIdentitySessions",
   summary: "Revoke every active session at once (sentinel:write)",
   body: z.strictObject({ reason: reason.optional(), incident_id: incidentId.optional() }),
   bodyRequired: false,
@@ -83,6 +88,7 @@ const revokeSessions = actionRoute({
 
 const forceMfa = actionRoute({
   path: "/identity/{userId}/force-mfa",
+  operationId: "forceIdentityMfa",
   summary: "Require MFA again from every session verified up to now (sentinel:write)",
   body: z.strictObject({ reason: reason.optional(), incident_id: incidentId.optional() }),
   bodyRequired: false,
@@ -92,6 +98,7 @@ const forceMfa = actionRoute({
 const listActions = createRoute({
   method: "get",
   path: "/identity/{userId}/actions",
+  operationId: "listIdentityActions",
   tags: ["sentinel"],
   summary: "Actions taken on an identity, newest first (sentinel:read)",
   security,
@@ -102,7 +109,7 @@ const listActions = createRoute({
       description: "The actions",
       content: { "application/json": { schema: z.object({ actions: z.array(ActionSchema) }) } },
     },
-    ...errorResponses(401, 403, 404, 429),
+    ...errorResponses([...API_KEY_CODES, "not_found"]),
   },
 });
 

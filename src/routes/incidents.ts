@@ -10,7 +10,7 @@ import { ActionSchema, actionToWire } from "../http/action-schema";
 import { requireScope } from "../http/api-key-auth";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
-import { errorResponses, ISO_TIME, plainText } from "../http/schemas";
+import { API_KEY_CODES, BODY_CODES, errorResponses, ISO_TIME, plainText } from "../http/schemas";
 import { defaultHook } from "../http/validation";
 
 const security = [{ apiKey: [] }];
@@ -33,6 +33,7 @@ const IncidentParams = z.object({ id: plainText(1, 128) });
 const create = createRoute({
   method: "post",
   path: "/incidents",
+  operationId: "openIncident",
   tags: ["sentinel"],
   summary: "Open an incident that identity actions can be associated with (sentinel:write)",
   security,
@@ -49,13 +50,14 @@ const create = createRoute({
   },
   responses: {
     201: { description: "Opened", content: { "application/json": { schema: z.object({ incident: IncidentSchema }) } } },
-    ...errorResponses(400, 401, 403, 413, 415, 429),
+    ...errorResponses([...API_KEY_CODES, ...BODY_CODES]),
   },
 });
 
 const read = createRoute({
   method: "get",
   path: "/incidents/{id}",
+  operationId: "getIncident",
   tags: ["sentinel"],
   summary: "An incident with its actions, newest first (sentinel:read)",
   security,
@@ -70,13 +72,14 @@ const read = createRoute({
         },
       },
     },
-    ...errorResponses(401, 403, 404, 429),
+    ...errorResponses([...API_KEY_CODES, "not_found"]),
   },
 });
 
 const close = createRoute({
   method: "post",
   path: "/incidents/{id}/close",
+  operationId: "closeIncident",
   tags: ["sentinel"],
   summary: "Close an incident; actions can no longer be associated with it (sentinel:write)",
   security,
@@ -87,7 +90,7 @@ const close = createRoute({
   },
   responses: {
     200: { description: "Closed", content: { "application/json": { schema: z.object({ incident: IncidentSchema }) } } },
-    ...errorResponses(401, 403, 404, 413, 415, 429),
+    ...errorResponses([...API_KEY_CODES, ...BODY_CODES, "not_found"]),
   },
 });
 

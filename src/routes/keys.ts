@@ -77,19 +77,21 @@ const SweepSchema = z
 const report = createRoute({
   method: "get",
   path: "/keys/totp",
+  operationId: "reportTotpKeys",
   tags: ["admin"],
   summary: "Per key of TOTP_ENCRYPTION_KEYS, the sealed secrets it still seals (from D1), so an old key can go",
   security,
   middleware: [requireAdmin] as const,
   responses: {
     200: { description: "OK", content: { "application/json": { schema: TotpKeyReportSchema } } },
-    ...errorResponses(401, 404),
+    ...errorResponses(["not_found"]),
   },
 });
 
 const sweep = createRoute({
   method: "post",
   path: "/keys/totp/sweep",
+  operationId: "sweepTotpKeys",
   tags: ["admin"],
   summary:
     "Seal again under the current key up to `limit` identities' TOTP secrets and connectors' credentials sealed under an older one; call until nothing remains",
@@ -104,7 +106,7 @@ const sweep = createRoute({
   },
   responses: {
     200: { description: "Swept", content: { "application/json": { schema: SweepSchema } } },
-    ...errorResponses(400, 401, 404),
+    ...errorResponses(["not_found"]),
   },
 });
 

@@ -9,7 +9,15 @@ import { requireScope } from "../http/api-key-auth";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
 import { refusal } from "../http/refusals";
-import { ExternalIdSchema, ExternalUserIdQuery, errorResponses, plainText, textPattern } from "../http/schemas";
+import {
+  API_KEY_CODES,
+  BODY_CODES,
+  ExternalIdSchema,
+  ExternalUserIdQuery,
+  errorResponses,
+  plainText,
+  textPattern,
+} from "../http/schemas";
 import { defaultHook } from "../http/validation";
 import { totpSealingContext } from "../identity/enrolment";
 import { identityGuard } from "../identity/guard";
@@ -25,6 +33,7 @@ const labelPart = plainText(1, 255)
 const enrol = createRoute({
   method: "post",
   path: "/otp",
+  operationId: "enrolTotp",
   tags: ["mfa"],
   summary: "Generate a TOTP secret and its Key URI (idp:write); the secret is shown this once",
   security,
@@ -65,13 +74,19 @@ const enrol = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 404, 413, 415, 429),
+    ...errorResponses([...API_KEY_CODES, ...BODY_CODES, "not_found", "identity_disabled"]),
   },
 });
 
 const VerifyContextSchema = z
   .strictObject({
-    ip: z.union([z.ipv4(), z.ipv6()]).optional().openapi({ description: "The end user's IP address" }),
+    // One string schema, not a union of ipv4 and ipv6 (the document would show two identical
+    // `format: ip` branches); the refinement accepts what the union did.
+    ip: z
+      .string()
+      .refine((text) => z.ipv4().safeParse(text).success || z.ipv6().safeParse(text).success, "must be an IP address")
+      .optional()
+      .openapi({ description: "The end user's IP address (IPv4 or IPv6)", format: "ip" }),
     ua: plainText(0, 1024).optional().openapi({ description: "The end user's user agent" }),
   })
   .optional()
@@ -80,6 +95,7 @@ const VerifyContextSchema = z
 const verify = createRoute({
   method: "post",
   path: "/otp/verify",
+  operationId: "verifyCode",
   tags: ["mfa"],
   summary: "Verify a 6-digit TOTP code or a one-time backup code (idp:write)",
   security,
@@ -120,7 +136,16 @@ const verify = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 423, 429),
+    ...errorResponses([
+      ...API_KEY_CODES,
+      ...BODY_CODES,
+      "not_found",
+      "invalid_code",
+      "code_reused",
+      "locked",
+      "mfa_not_configured",
+      "identity_disabled",
+    ]),
   },
 });
 

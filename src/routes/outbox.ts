@@ -43,19 +43,21 @@ const OutboxReportSchema = z
 const report = createRoute({
   method: "get",
   path: "/outbox",
+  operationId: "getOutboxReport",
   tags: ["admin"],
   summary: "The D1 writes pipeline: dead letters and the D1 statements counted by this isolate",
   security,
   middleware: [requireAdmin] as const,
   responses: {
     200: { description: "OK", content: { "application/json": { schema: OutboxReportSchema } } },
-    ...errorResponses(401, 404),
+    ...errorResponses(["not_found"]),
   },
 });
 
 const replay = createRoute({
   method: "post",
   path: "/outbox/dead-letters/{id}/replay",
+  operationId: "replayDeadLetter",
   tags: ["admin"],
   summary: "Apply a dead letter's writes to D1 (once its cause is fixed)",
   security,
@@ -68,7 +70,7 @@ const replay = createRoute({
         "application/json": { schema: z.object({ replayed_at: ISO_TIME, rows: z.number().int() }) },
       },
     },
-    ...errorResponses(401, 404, 409),
+    ...errorResponses(["not_found", "dead_letter_unreadable"]),
   },
 });
 

@@ -6,7 +6,7 @@ import { requireScope } from "../http/api-key-auth";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
 import { PolicyChangeSchema, RiskPolicySchema } from "../http/risk-schemas";
-import { errorResponses } from "../http/schemas";
+import { API_KEY_CODES, BODY_CODES, errorResponses } from "../http/schemas";
 import { defaultHook } from "../http/validation";
 
 const security = [{ apiKey: [] }];
@@ -15,16 +15,18 @@ const PolicyResponse = { "application/json": { schema: z.object({ policy: RiskPo
 const read = createRoute({
   method: "get",
   path: "/policy",
+  operationId: "getRiskPolicy",
   tags: ["sentinel"],
   summary: "The company's Sentinel policy (sentinel:read)",
   security,
   middleware: [requireScope("sentinel:read")] as const,
-  responses: { 200: { description: "The policy", content: PolicyResponse }, ...errorResponses(401, 403, 429) },
+  responses: { 200: { description: "The policy", content: PolicyResponse }, ...errorResponses([...API_KEY_CODES]) },
 });
 
 const update = createRoute({
   method: "put",
   path: "/policy",
+  operationId: "updateRiskPolicy",
   tags: ["sentinel"],
   summary: "Change the fields given; bumps the version; applies everywhere within 5 s (sentinel:write)",
   security,
@@ -32,7 +34,7 @@ const update = createRoute({
   request: { body: { required: true, content: { "application/json": { schema: PolicyChangeSchema } } } },
   responses: {
     200: { description: "The whole policy after the change", content: PolicyResponse },
-    ...errorResponses(400, 401, 403, 413, 415, 429),
+    ...errorResponses([...API_KEY_CODES, ...BODY_CODES]),
   },
 });
 

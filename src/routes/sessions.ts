@@ -10,7 +10,7 @@ import { requireScope } from "../http/api-key-auth";
 import type { AppEnv } from "../http/context";
 import { jsonBody } from "../http/json-body";
 import { refusal } from "../http/refusals";
-import { ExternalUserIdQuery, errorResponses, ISO_TIME, plainText } from "../http/schemas";
+import { API_KEY_CODES, BODY_CODES, ExternalUserIdQuery, errorResponses, ISO_TIME, plainText } from "../http/schemas";
 import { defaultHook } from "../http/validation";
 import { identityGuard } from "../identity/guard";
 import { eventualSessionVerdict } from "../identity/marks";
@@ -31,6 +31,7 @@ const SessionSchema = z
 const introspect = createRoute({
   method: "post",
   path: "/sessions/introspect",
+  operationId: "introspectSession",
   tags: ["sessions"],
   summary: "Does this session token still hold? (idp:read)",
   description:
@@ -63,13 +64,14 @@ const introspect = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 413, 415, 429),
+    ...errorResponses([...API_KEY_CODES, ...BODY_CODES]),
   },
 });
 
 const list = createRoute({
   method: "get",
   path: "/sessions",
+  operationId: "listSessions",
   tags: ["sessions"],
   summary: "Active sessions of an identity (idp:read)",
   security,
@@ -92,13 +94,14 @@ const list = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 404, 429),
+    ...errorResponses([...API_KEY_CODES, "not_found"]),
   },
 });
 
 const revoke = createRoute({
   method: "delete",
   path: "/sessions/{id}",
+  operationId: "revokeSession",
   tags: ["sessions"],
   summary: "Revoke one session (idp:write)",
   security,
@@ -111,7 +114,7 @@ const revoke = createRoute({
         "application/json": { schema: z.object({ session: z.object({ id: z.string(), revoked_at: ISO_TIME }) }) },
       },
     },
-    ...errorResponses(401, 403, 404, 429),
+    ...errorResponses([...API_KEY_CODES, "not_found"]),
   },
 });
 

@@ -424,6 +424,13 @@ export async function fuzzEveryRoute(seed: number, runs: number): Promise<void> 
         expect(registered, where).toBeDefined();
         expect(registered?.status, where).toBe(res.status);
         expect(JSON.stringify(res.body), where).not.toMatch(/at .*\.ts|SQLITE|stack/i);
+        // The route's OpenAPI document lists this status with this code, its extra fields typed.
+        const documented = r.route.responses.get(res.status);
+        expect(documented, `${where}: error status not documented for the route`).toBeDefined();
+        const parsed = documented?.safeParse(res.body);
+        expect(parsed?.success, `${where}: code or fields not as documented: ${JSON.stringify(parsed?.error)}`).toBe(
+          true,
+        );
       } else {
         expect(res.status, where).toBeGreaterThanOrEqual(200);
         const schema = r.route.responses.get(res.status);
