@@ -1,0 +1,391 @@
+#!/usr/bin/env node
+// `npm run docs-walk [-- --port 8793 --stand-ins-port 8794 --timeout 300 --file docs/API.md]`
+//
+// Runs the walk-through of docs/API.md against a Worker it starts itself, so the documented
+// requests and answers cannot drift from the code. It:
+//   1. starts `npm run dev` on 127.0.0.1:<port> with a state directory of its own, and the
+//      providers' stand-ins (`npm run stand-ins`) on <stand-ins-port>, refusing ports already
+//      in use;
+//   2. takes, in document order, every ```sh block preceded by the line `<!-- walk -->`;
+//   3. runs them in one bash process (`set -e`), with B (the Worker), P (the stand-ins) and
+//      ADMIN_TOKEN in its environment, one step at a time. A step is the code up to an
+//      expectation; its output (stdout and stderr) must match the expectation, and a step
+//      with no expectation (the end of a block) must print nothing;
+//   4. stops both servers and its bash, deletes the state directory, and exits 0 when every
+//      step matched, 1 on the first mismatch (naming the block, the line and the command), on
+//      a command that failed, or when the whole run passes --timeout seconds.
+//
+// An expectation is a comment under the code: `# => ` and the expected output line. Several
+// `# => ` lines expect several output lines. A comment line right below one that starts with
+// `#` and two or more spaces continues it (joined with nothing, for long JSON). In an
+// expectation `...` stands for any text (on one line or more); everything else is literal, and
+// the whole output must match, so a field added or renamed fails the walk.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { LocalServer, option, sleep } from "./lib/local-server.mjs";
+
+const file = option("file", "docs/API.md");
+const port = Number(option("port", "8793"));
+const standInsPort = Number(option("stand-ins-port", "8794"));
+const timeoutSeconds = Number(option("timeout", "300"));
+const STEP_TIMEOUT_MS = 60_000;
+
+/** The walk's steps, in document order: each with its block's heading, its line and its expectation. */
+function walkSteps(markdown) {
+  const lines = markdown.split("\n");
+  const steps = [];
+  let heading = "(top)";
+  let blocks = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (/^#{1,6} /.test(line)) heading = line.replace(/^#+ /, "");
+    if (line.trim() !== "<!-- walk -->") continue;
+    let open = i + 1;
+    while (open < lines.length && lines[open].trim() === "") open++;
+    if (lines[open] !== "```sh") throw new Error(`${file}:${i + 1}: <!-- walk --> is not followed by a \`\`\`sh block`);
+    blocks++;
+    let step = null;
+    let inExpectation = false;
+    const finish = () => {
+      if (step && (step.expect !== null || step.code.some((l) => l.trim() !== "" && !l.trim().startsWith("#")))) {
+        steps.push(step);
+      }
+      step = null;
+    };
+    let j = open + 1;
+    for (; j < lines.length && lines[j] !== "```"; j++) {
+      const text = lines[j];
+      const expectation = /^# => ?(.*)$/.exec(text);
+      if (expectation) {
+        if (!step) throw new Error(`${file}:${j + 1}: an expectation with no command above it`);
+        step.expect = [...(step.expect ?? []), expectation[1]];
+        inExpectation = true;
+      } else if (inExpectation && /^# {2,}\S/.test(text)) {
+        step.expect[step.expect.length - 1] += text.replace(/^# +/, "");
+      } else {
+        if (inExpectation) finish();
+        inExpectation = false;
+        step ??= { heading, block: blocks, line: j + 1, code: [], expect: null };
+        if (step.code.length === 0 && text.trim() === "") step.line = j + 2;
+        else step.code.push(text);
+      }
+    }
+    if (j === lines.length) throw new Error(`${file}:${open + 1}: the walk block is not closed`);
+    finish();
+    i = j;
+  }
+  return { steps, blocks };
+}
+
+/** The expectation as an anchored regular expression: `...` is any text, the rest literal. */
+function expectationPattern(expect) {
+  const literal = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`^${expect.join("\n").split("...").map(literal).join("[\\s\\S]*?")}$`);
+}
+
+/**
+ * What the Worker's own OpenAPI document says that the markdown must say too: every operation is
+ * a row of the "Routes" table (and no row is more), with its auth (none, admin, or the scope the
+ * operation's summary names) and its 2xx statuses; and every error code the document lists is a
+ * row of the "Errors" table with its status and its message (the registry's, in backticks).
+ */
+function contractProblems(markdown, openapi) {
+  const problems = [];
+  const section = (title) => markdown.split(/^## /m).find((s) => s.startsWith(`${title}\n`)) ?? "";
+  const operations = new Map();
+  for (const [path, methods] of Object.entries(openapi.paths ?? {})) {
+    for (const [method, operation] of Object.entries(methods))
+      operations.set(`${method.toUpperCase()} ${path}`, operation);
+  }
+
+  const listed = new Set();
+  const rows = section("Routes").matchAll(/^\| (GET|POST|PUT|PATCH|DELETE) \| `([^`]+)` \| ([^|]+) \| ([^|]+) \|$/gm);
+  for (const [, method, written, authCell, answersCell] of rows) {
+    const key = `${method} ${written.replace(/\?.*$/, "").replace(/:(\w+)/g, "{$1}")}`;
+    listed.add(key);
+    const operation = operations.get(key);
+    if (!operation) {
+      problems.push(`Routes table: ${key} is not in GET /v1/openapi.json`);
+      continue;
+    }
+    const scheme = Object.keys(operation.security?.[0] ?? {})[0] ?? "none";
+    const scope = /\((\w+:\w+)\)$/.exec(operation.summary ?? "")?.[1];
+    const auth = authCell.trim();
+    const authOk =
+      scheme === "none"
+        ? auth === "none"
+        : scheme === "adminToken"
+          ? auth === "admin"
+          : scope
+            ? auth === `\`${scope}\``
+            : /^`\w+:\w+`$/.test(auth);
+    if (!authOk) problems.push(`Routes table: ${key} says ${auth}; the document: ${scope ?? scheme}`);
+    const served = Object.keys(operation.responses ?? {}).filter((s) => /^2/.test(s));
+    const written2xx = [...answersCell.matchAll(/\b(2\d\d)\b/g)].map((m) => m[1]);
+    if (served.sort().join() !== written2xx.sort().join()) {
+      problems.push(`Routes table: ${key} answers ${written2xx.join(", ")}; the document: ${served.join(", ")}`);
+    }
+  }
+  for (const key of operations.keys()) {
+    if (!listed.has(key)) problems.push(`Routes table: ${key} is served but not listed`);
+  }
+
+  const schemas = openapi.components?.schemas ?? {};
+  const codes = new Map();
+  const collect = (node, status) => {
+    if (Array.isArray(node)) {
+      for (const element of node) collect(element, status);
+      return;
+    }
+    if (node === null || typeof node !== "object") return;
+    if (typeof node.$ref === "string") {
+      const schema = schemas[node.$ref.replace("#/components/schemas/", "")];
+      const code = schema?.properties?.code?.enum?.[0] ?? schema?.properties?.code?.const;
+      if (typeof code === "string") {
+        const entry = codes.get(code) ?? { message: schema.description, statuses: new Set() };
+        entry.statuses.add(status);
+        codes.set(code, entry);
+      }
+      return;
+    }
+    for (const value of Object.values(node)) collect(value, status);
+  };
+  for (const operation of operations.values()) {
+    for (const [status, response] of Object.entries(operation.responses ?? {})) {
+      if (!/^2/.test(status)) collect(response, status);
+    }
+  }
+  const errorRows = new Map();
+  for (const [, status, code, message] of section("Errors").matchAll(/^\| (\d{3}) \| `(\w+)` \| ([^|]+) \|/gm)) {
+    errorRows.set(code, { status, message });
+  }
+  for (const [code, { message, statuses }] of codes) {
+    const row = errorRows.get(code);
+    if (!row) problems.push(`Errors table: \`${code}\` is in the document but not in the table`);
+    else if (![...statuses].every((s) => s === row.status)) {
+      problems.push(`Errors table: \`${code}\` is ${row.status}; the document: ${[...statuses].join(", ")}`);
+    } else if (message && !row.message.includes(`\`${message}\``)) {
+      problems.push(`Errors table: \`${code}\` does not quote its message \`${message}\``);
+    }
+  }
+  for (const [code, row] of errorRows) {
+    if (!codes.has(code) && row.status !== "500") problems.push(`Errors table: \`${code}\` is not in the document`);
+  }
+  return problems;
+}
+
+/** Output as compared: no carriage returns, no trailing blanks on a line, no trailing blank lines. */
+function normalized(output) {
+  return output
+    .replace(/\r/g, "")
+    .split("\n")
+    .map((l) => l.trimEnd())
+    .join("\n")
+    .trimEnd();
+}
+
+/** One bash process fed step by step; each step's output ends at a marker carrying its status. */
+class Shell {
+  constructor(env) {
+    this.marker = `__docs_walk_${process.pid}_${Date.now()}__`;
+    this.buffer = "";
+    this.waiting = null;
+    this.child = spawn("bash", ["--noprofile", "--norc"], {
+      stdio: ["pipe", "pipe", "pipe"],
+      env,
+      detached: true,
+    });
+    const take = (chunk) => {
+      this.buffer += chunk.toString("utf8");
+      this.settle();
+    };
+    this.child.stdout.on("data", take);
+    this.child.stderr.on("data", take);
+    this.exit = null;
+    this.child.on("exit", (code, signal) => {
+      this.exit = { code, signal };
+      this.settle();
+    });
+    this.child.stdin.write("set -e\nexec 2>&1\n");
+  }
+
+  settle() {
+    if (!this.waiting) return;
+    const at = this.buffer.indexOf(`${this.marker} `);
+    if (at !== -1) {
+      const end = this.buffer.indexOf("\n", at);
+      if (end === -1) return;
+      const status = Number(this.buffer.slice(at + this.marker.length + 1, end));
+      const output = this.buffer.slice(0, at);
+      this.buffer = this.buffer.slice(end + 1);
+      const { resolve } = this.waiting;
+      this.waiting = null;
+      resolve({ output, status, exited: false });
+    } else if (this.exit) {
+      const { resolve } = this.waiting;
+      this.waiting = null;
+      resolve({ output: this.buffer, status: this.exit.code ?? 128, exited: true });
+    }
+  }
+
+  /** Runs `code`; resolves with its output and the status of its last command (or bash's, if it exited). */
+  run(code, timeoutMs) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting = null;
+        reject(new Error(`no answer within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      this.waiting = {
+        resolve: (result) => {
+          clearTimeout(timer);
+          resolve(result);
+        },
+      };
+      if (this.exit) return this.settle();
+      this.child.stdin.write(`${code}\nprintf '\\n%s %s\\n' '${this.marker}' "$?"\n`);
+    });
+  }
+
+  stop() {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    try {
+      process.kill(-this.child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** The providers' stand-ins as their own process group, like LocalServer. */
+class StandIns {
+  constructor(port, logPath) {
+    this.port = port;
+    this.base = `http://127.0.0.1:${port}`;
+    this.logPath = logPath;
+    this.child = null;
+  }
+
+  async start(timeoutMs = 60_000) {
+    this.child = spawn("sh", ["-c", `exec node scripts/stand-ins.mjs --port ${this.port} >>'${this.logPath}' 2>&1`], {
+      detached: true,
+      stdio: "ignore",
+    });
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.child.exitCode !== null) throw new Error(`the stand-ins exited (log: ${this.logPath})`);
+      if (await answers(`${this.base}/t/walk/__log`)) return;
+      await sleep(250);
+    }
+    throw new Error(`the stand-ins did not answer on ${this.base} (log: ${this.logPath})`);
+  }
+
+  stopNow() {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+async function answers(url) {
+  try {
+    await fetch(url, { signal: AbortSignal.timeout(1000) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const stateDir = mkdtempSync(join(tmpdir(), "hld-docs-walk-state-"));
+const logPath = join(tmpdir(), `hld-docs-walk-${process.pid}.log`);
+const server = new LocalServer({ port, persistTo: stateDir, logPath });
+const standIns = new StandIns(standInsPort, logPath);
+let shell = null;
+process.on("exit", () => {
+  shell?.stop();
+  standIns.stopNow();
+  server.stopNow();
+  rmSync(stateDir, { recursive: true, force: true });
+});
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(130));
+
+function fail(message) {
+  console.error(`docs-walk: FAIL: ${message}`);
+  console.error(`docs-walk: server log ${logPath}`);
+  process.exit(1);
+}
+
+async function main() {
+  const started = Date.now();
+  const deadline = setTimeout(() => fail(`the run passed its timeout of ${timeoutSeconds} s`), timeoutSeconds * 1000);
+  const markdown = readFileSync(file, "utf8");
+  const { steps, blocks } = walkSteps(markdown);
+  if (steps.length === 0) fail(`${file} has no <!-- walk --> blocks`);
+  for (const [name, url] of [
+    ["--port", `http://127.0.0.1:${port}/`],
+    ["--stand-ins-port", `http://127.0.0.1:${standInsPort}/`],
+  ]) {
+    if (await answers(url)) fail(`something already answers on ${url}; choose another ${name}`);
+  }
+  console.log(`docs-walk: ${steps.length} steps in ${blocks} blocks of ${file}; server log ${logPath}`);
+  await Promise.all([server.start(), standIns.start()]);
+  console.log(`docs-walk: Worker on ${server.base}, stand-ins on ${standIns.base} (${Date.now() - started} ms)`);
+
+  const openapi = await (await fetch(`${server.base}/v1/openapi.json`)).json();
+  const problems = contractProblems(markdown, openapi);
+  if (problems.length > 0) fail(`${file} and GET /v1/openapi.json disagree:\n${indent(problems.join("\n"))}`);
+  console.log(`docs-walk: the Routes and Errors tables match GET /v1/openapi.json`);
+
+  shell = new Shell({
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LANG: "C.UTF-8",
+    B: server.base,
+    P: standIns.base,
+    ADMIN_TOKEN: server.adminToken(),
+  });
+  for (const step of steps) {
+    // The step's name: its first line that is neither a comment nor an assignment (the request).
+    const code = step.code.filter((l) => l.trim() !== "" && !l.trim().startsWith("#"));
+    const command = code.find((l) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(l)) ?? code[0] ?? "";
+    const where = `"${step.heading}" (block ${step.block}), ${file}:${step.line}: ${command.trim()}`;
+    const stepStarted = Date.now();
+    let result;
+    try {
+      result = await shell.run(step.code.join("\n"), STEP_TIMEOUT_MS);
+    } catch (error) {
+      fail(`${where}\n  ${error.message}`);
+    }
+    const output = normalized(result.output);
+    if (result.exited || result.status !== 0) {
+      fail(
+        `${where}\n  ${result.exited ? "bash exited" : "the last command failed"} with status ${result.status}; output:\n${indent(output)}`,
+      );
+    }
+    if (step.expect === null) {
+      if (output !== "") fail(`${where}\n  printed output with no "# =>" expectation under it:\n${indent(output)}`);
+    } else if (!expectationPattern(step.expect).test(output)) {
+      fail(`${where}\n  expected:\n${indent(step.expect.join("\n"))}\n  got:\n${indent(output)}`);
+    }
+    console.log(`  ok ${String(Date.now() - stepStarted).padStart(5)} ms  ${file}:${step.line} ${command.trim()}`);
+  }
+  clearTimeout(deadline);
+  shell.stop();
+  await server.stop("SIGTERM");
+  standIns.stopNow();
+  console.log(`docs-walk: PASS: ${steps.length} steps matched in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+function indent(text) {
+  return text
+    .split("\n")
+    .map((l) => `    ${l}`)
+    .join("\n");
+}
+
+main().catch((error) => fail(error.stack ?? String(error)));
