@@ -3,7 +3,7 @@ import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { decodeBase64Url, encodeBase64Url } from "../domain/base64";
 import { ApiError } from "../errors";
 
-/** The page cursor of newest-first listings (events, assessments): the last row's time and id, as opaque base64url JSON. */
+/** The page cursor of newest-first listings (events, assessments, incidents, companies, API keys): the last row's time and id, as opaque base64url JSON. */
 export type Cursor = { createdAt: string; id: string };
 
 export function encodeCursor(cursor: Cursor): string {

@@ -1,8 +1,9 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, desc, eq } from "drizzle-orm";
+import { and, desc, eq, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { companyLedger, type IncidentRecord } from "../company/ledger";
 import { deliveriesOf } from "../connectors/store";
+import { olderThan, pageOf } from "../db/page-cursor";
 import { identityActions, incidents } from "../db/schema";
 import { isoTime, newId } from "../domain/ids";
 import { ApiError } from "../errors";
@@ -15,13 +16,14 @@ import { defaultHook } from "../http/validation";
 
 const security = [{ apiKey: [] }];
 const SEVERITIES = ["low", "medium", "high", "critical"] as const;
+const STATUSES = ["open", "closed"] as const;
 
 const IncidentSchema = z
   .object({
     id: z.string(),
     title: z.string(),
     severity: z.enum(SEVERITIES),
-    status: z.enum(["open", "closed"]),
+    status: z.enum(STATUSES),
     created_by: z.string(),
     created_at: ISO_TIME,
     closed_at: ISO_TIME.nullable(),
@@ -51,6 +53,37 @@ const create = createRoute({
   responses: {
     201: { description: "Opened", content: { "application/json": { schema: z.object({ incident: IncidentSchema }) } } },
     ...errorResponses([...API_KEY_CODES, ...BODY_CODES]),
+  },
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/incidents",
+  operationId: "listIncidents",
+  tags: ["sentinel"],
+  summary: "Incidents of the company, newest first, without their actions (sentinel:read)",
+  security,
+  middleware: [requireScope("sentinel:read")] as const,
+  request: {
+    query: z.object({
+      status: z
+        .enum(STATUSES)
+        .optional()
+        .openapi({ description: "Only open or only closed incidents; both when absent" }),
+      limit: z.coerce.number().int().min(1).max(200).default(50),
+      cursor: plainText(1, 200).optional(),
+    }),
+  },
+  responses: {
+    200: {
+      description: "A page of incidents",
+      content: {
+        "application/json": {
+          schema: z.object({ incidents: z.array(IncidentSchema), next_cursor: z.string().nullable() }),
+        },
+      },
+    },
+    ...errorResponses([...API_KEY_CODES]),
   },
 });
 
@@ -135,6 +168,21 @@ export const incidentRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
       requestId: c.get("requestId"),
     });
     return c.json({ incident }, 201);
+  })
+  .openapi(list, async (c) => {
+    const query = c.req.valid("query");
+    const filters: (SQL | undefined)[] = [eq(incidents.companyId, c.get("caller").companyId)];
+    if (query.status) filters.push(eq(incidents.status, query.status));
+    if (query.cursor) filters.push(olderThan({ createdAt: incidents.createdAt, id: incidents.id }, query.cursor));
+    const rows = await drizzle(c.env.DB)
+      .select()
+      .from(incidents)
+      .where(and(...filters))
+      .orderBy(desc(incidents.createdAt), desc(incidents.id))
+      .limit(query.limit + 1)
+      .all();
+    const { page, nextCursor } = pageOf(rows, query.limit);
+    return c.json({ incidents: page.map(toWire), next_cursor: nextCursor }, 200);
   })
   .openapi(read, async (c) => {
     const { id } = c.req.valid("param");

@@ -84,6 +84,12 @@ const SCOPED_ROUTES: RouteCase[] = [
     scope: "sentinel:write",
     body: { title: "t" },
   },
+  {
+    method: "GET",
+    route: "/v1/sentinel/incidents",
+    path: "/v1/sentinel/incidents?status=open",
+    scope: "sentinel:read",
+  },
   { method: "GET", route: "/v1/sentinel/incidents/:id", path: "/v1/sentinel/incidents/inc_x", scope: "sentinel:read" },
   {
     method: "POST",
