@@ -3,7 +3,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 /**
  * Every error the API can answer, in one registry: tests compare against it and
  * the one envelope builder below is the only way an error reaches the wire.
- * Messages quoted from the seed documents are kept word for word.
+ * Messages quoted in the contract (docs/API.md) are kept word for word.
  */
 export const ERRORS = {
   invalid_request: { status: 400, message: "Request validation failed" },

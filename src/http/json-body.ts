@@ -8,7 +8,7 @@ export const MAX_BODY_BYTES = 16 * 1024;
 /**
  * Reads a request body by the API's rules and hands the route's validator a plain JSON
  * request: a body is JSON when Content-Type is absent, `application/json`, `+json` or
- * `text/plain` (the seed's own fetch example sends a string with no JSON type); any other
+ * `text/plain` (a browser's fetch sends a string body as text/plain unless told otherwise); any other
  * type is 415; over 16 KiB is 413; not JSON is 400 `invalid_json`; a string breaking the
  * boundary rules (`boundary.ts`) is 400 `invalid_request`; an empty body is `{}` so routes
  * without required fields accept it.

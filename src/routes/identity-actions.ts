@@ -18,7 +18,7 @@ import { identityGuard } from "../identity/guard";
 import type { ActionOutcome, ActionType } from "../identity/types";
 
 const security = [{ apiKey: [] }];
-/** The seed names the path parameter `userId`; it is the internal identity id (`idn_...`). */
+/** The contract names the path parameter `userId`; it is the internal identity id (`idn_...`). */
 const IdentityPathParams = z.object({
   userId: plainText(1, 128).openapi({
     example: "idn_42c9d108cb9132d462da0f97ad8a6a0ecb43e0ada40c02213ecd731b89d81aa6",

@@ -93,7 +93,7 @@ describe("each action sends the documented calls, in order", () => {
     ]);
   });
 
-  it("the seed's combining actions (disable AND revoke sessions) reach all three providers", async () => {
+  it("the contract's combining actions (disable AND revoke sessions) reach all three providers", async () => {
     const co = await connected(["entra", "okta", "google_workspace"]);
     const incident = (
       await call("/v1/sentinel/incidents", { key: co.key, body: { title: "Credential attack", severity: "high" } })

@@ -17,7 +17,7 @@ function discover(key: string, id: string, context: Record<string, unknown>) {
 }
 
 describe("POST /v1/sentinel/discover", () => {
-  it("authorizes the seed's normal request in the seed's shape, with its explanation", async () => {
+  it("authorizes the contract's normal request in the contract's shape, with its explanation", async () => {
     const { key, id } = await identity();
     const res = await discover(key, id, { ip: "1.1.1.1", ua: "EnterpriseAgent/1.0" });
     expect(res.status).toBe(200);
@@ -29,7 +29,7 @@ describe("POST /v1/sentinel/discover", () => {
       expect(signal).toEqual({ name: expect.any(String), weight: expect.any(Number), detail: expect.any(String) });
   });
 
-  it("denies a disabled identity with the seed's 403 body", async () => {
+  it("denies a disabled identity with the contract's 403 body", async () => {
     const { key, id } = await identity();
     await call(`/v1/sentinel/identity/${id}/disable`, { key, body: { reason: "compromised" } });
     const res = await discover(key, id, { ip: "1.1.1.1", ua: BROWSER });

@@ -5,7 +5,7 @@ import { call, provision, tenant } from "../helpers";
 const IDN = /^idn_[0-9a-f]{64}$/;
 
 describe("POST /v1/idp/users (provision)", () => {
-  it("provisions an identity and answers the seed's shape", async () => {
+  it("provisions an identity and answers the contract's shape", async () => {
     const { key } = await tenant();
     const res = await provision(key, "ORG_USR_9921_AFG");
     expect(res.status).toBe(201);
@@ -14,7 +14,7 @@ describe("POST /v1/idp/users (provision)", () => {
     });
   });
 
-  it("answers 409 with the seed's message word for word for a duplicate", async () => {
+  it("answers 409 with the contract's message word for word for a duplicate", async () => {
     const { key } = await tenant();
     expect((await provision(key, "dup")).status).toBe(201);
     const res = await provision(key, "dup");

@@ -127,7 +127,7 @@ describe("GET /v1/sentinel/identity/:userId/actions", () => {
   });
 });
 
-describe("the seed's combining actions example", () => {
+describe("the contract's combining actions example", () => {
   it("disables and revokes at once with string bodies and no JSON content type", async () => {
     const { key, secret, identityId } = await enrolled("u");
     const sessions = [await openSession(key, "u", secret, 0), await openSession(key, "u", secret, 1)];

@@ -24,7 +24,7 @@ describe("GET /v1/openapi.json", () => {
     expect(new Set(documented)).toEqual(new Set(served));
   });
 
-  it("documents the seed's request fields", async () => {
+  it("documents the contract's request fields", async () => {
     const doc = (await call("/v1/openapi.json")).body;
     const provision = doc.paths["/v1/idp/users"].post;
     const schema = provision.requestBody.content["application/json"].schema;

@@ -4,7 +4,7 @@ import { auditEvents, call, enrolled, provision, tenant, totpCode, verifyCode } 
 const ENROL_BODY = { otp: { issuer_name: "Acme Enterprise", account_name: "alexander@enterprise.com" } };
 
 describe("POST /v1/idp/otp (enrol)", () => {
-  it("answers the seed's shape with a 160-bit base32 secret and a Key URI", async () => {
+  it("answers the contract's shape with a 160-bit base32 secret and a Key URI", async () => {
     const { key } = await tenant();
     await provision(key, "ORG_USR_9921_AFG");
     const res = await call("/v1/idp/otp?externalUserId=ORG_USR_9921_AFG", { key, body: ENROL_BODY });
@@ -82,7 +82,7 @@ describe("POST /v1/idp/otp (enrol)", () => {
 });
 
 describe("POST /v1/idp/otp/verify", () => {
-  it("accepts a right code with the seed's body plus method and backup_codes_remaining", async () => {
+  it("accepts a right code with the contract's body plus method and backup_codes_remaining", async () => {
     const { key, secret } = await enrolled("ORG_USR_9921_AFG");
     const res = await verifyCode(key, "ORG_USR_9921_AFG", totpCode(secret));
     expect(res.status).toBe(200);

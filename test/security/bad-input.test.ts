@@ -154,7 +154,7 @@ describe("malformed requests get a 4xx envelope, never a 500", () => {
     expect(res.body.details).toEqual([{ path: "user.external_id", message: expect.any(String) }]);
   });
 
-  it("reads a JSON body sent with no content type or as text/plain (the seed's fetch example)", async () => {
+  it("reads a JSON body sent with no content type or as text/plain (what a browser's fetch sends for a string body)", async () => {
     const { key } = await tenant();
     const none = await call("/v1/idp/users", { key, rawBody: JSON.stringify({ user: { external_id: "plain-1" } }) });
     expect(none.status).toBe(201);

@@ -45,7 +45,7 @@ describe("the enrolment typo from the issue: confrim", () => {
     expect(profile.status).toBe(200);
     expect(profile.body).toMatchObject({ has_otp: false, failed_attempts: 0, is_locked: false });
 
-    // The seed's own fields, spelt right, are accepted: confirm keeps the new secret pending.
+    // The contract's own fields, spelt right, are accepted: confirm keeps the new secret pending.
     const enrol = await call("/v1/idp/otp?externalUserId=typo-user", {
       key,
       body: { otp: { ...LABELS, confirm: true } },

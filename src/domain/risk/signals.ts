@@ -100,7 +100,7 @@ type Rule = (facts: RiskFacts, weight: (name: SignalName, intensity?: number) =>
 
 /**
  * isbot's list, less its generic patterns that flag any bare `Product/1.0`: that is how
- * enterprise agents, native apps and SDKs announce themselves (the seed's own example is
+ * enterprise agents, native apps and SDKs announce themselves (the contract's own example is
  * `EnterpriseAgent/1.0`), and it says nothing about automation. Named tools, HTTP libraries,
  * crawlers and headless browsers stay.
  */
