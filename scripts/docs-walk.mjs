@@ -1,19 +1,26 @@
 #!/usr/bin/env node
-// `npm run docs-walk [-- --port 8793 --stand-ins-port 8794 --timeout 300 --file docs/API.md]`
+// `npm run docs-walk [-- --file README.md,docs/API.md --port N --stand-ins-port N --timeout 300]`
 //
-// Runs the walk-through of docs/API.md against a Worker it starts itself, so the documented
-// requests and answers cannot drift from the code. It:
+// Runs the curl blocks of README.md and docs/API.md against a Worker it starts itself, so the
+// documented requests and answers cannot drift from the code. It:
 //   1. starts `npm run dev` on 127.0.0.1:<port> with a state directory of its own, and the
-//      providers' stand-ins (`npm run stand-ins`) on <stand-ins-port>, refusing ports already
-//      in use;
-//   2. takes, in document order, every ```sh block preceded by the line `<!-- walk -->`;
-//   3. runs them in one bash process (`set -e`), with B (the Worker), P (the stand-ins) and
-//      ADMIN_TOKEN in its environment, one step at a time. A step is the code up to an
-//      expectation; its output (stdout and stderr) must match the expectation, and a step
-//      with no expectation (the end of a block) must print nothing;
-//   4. stops both servers and its bash, deletes the state directory, and exits 0 when every
-//      step matched, 1 on the first mismatch (naming the block, the line and the command), on
-//      a command that failed, or when the whole run passes --timeout seconds.
+//      providers' stand-ins (`npm run stand-ins`) on <stand-ins-port>. A port not given (--port,
+//      --stand-ins-port, --inspector-port for wrangler's inspector) is one the OS says is free,
+//      so it can run beside anything else (inside `npm test`); a port given must be free;
+//   2. takes, file by file in the order given, every ```sh block preceded by the line
+//      `<!-- walk -->`, in document order;
+//   3. runs each file's blocks in one bash process of its own (`set -e`), with B (the Worker),
+//      P (the stand-ins) and ADMIN_TOKEN in its environment, one step at a time. A step is the
+//      code up to an expectation; its output (stdout and stderr) must match the expectation, and
+//      a step with no expectation (the end of a block) must print nothing. README.md goes first:
+//      docs/API.md's last step floods unknown keys until its address is rate limited;
+//   4. checks that docs/API.md's Routes and Errors tables say what GET /v1/openapi.json says;
+//   5. stops both servers and its bash and deletes everything it wrote outside the repository
+//      (state, log, the stand-ins' build, miniflare's scratch files) whatever happens, on a
+//      failure, a timeout or a signal too. It exits 0 when every step matched, 1 on the first
+//      mismatch (naming the file, the line, the block and the command, then the tail of the
+//      server log), on a command that failed, or when the whole run passes --timeout seconds
+//      (default 300; a step has 60).
 //
 // An expectation is a comment under the code: `# => ` and the expected output line. Several
 // `# => ` lines expect several output lines. A comment line right below one that starts with
@@ -21,25 +28,29 @@
 // expectation `...` stands for any text (on one line or more); everything else is literal, and
 // the whole output must match, so a field added or renamed fails the walk.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LocalServer, option, sleep } from "./lib/local-server.mjs";
+import { freePort, LocalServer, option, sleep } from "./lib/local-server.mjs";
 
-const file = option("file", "docs/API.md");
-const port = Number(option("port", "8793"));
-const standInsPort = Number(option("stand-ins-port", "8794"));
+const files = option("file", "README.md,docs/API.md").split(",");
+/** The file whose Routes and Errors tables are checked against the OpenAPI document. */
+const CONTRACT = "docs/API.md";
 const timeoutSeconds = Number(option("timeout", "300"));
 const STEP_TIMEOUT_MS = 60_000;
+const LOG_TAIL_LINES = 40;
 
 /** The walk's steps, in document order: each with its block's heading, its line and its expectation. */
-function walkSteps(markdown) {
+function walkSteps(markdown, file) {
   const lines = markdown.split("\n");
   const steps = [];
   let heading = "(top)";
   let blocks = 0;
+  let fenced = false; // inside a code block that is not walked (its `# ...` lines are no headings)
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
+    if (line.startsWith("```")) fenced = !fenced;
+    if (fenced) continue;
     if (/^#{1,6} /.test(line)) heading = line.replace(/^#+ /, "");
     if (line.trim() !== "<!-- walk -->") continue;
     let open = i + 1;
@@ -258,12 +269,16 @@ class Shell {
   }
 }
 
-/** The providers' stand-ins as their own process group, like LocalServer. */
+/**
+ * The providers' stand-ins (`npm run stand-ins`) as their own process group, like LocalServer;
+ * TMPDIR points into the run's directory, so the build it writes goes with it.
+ */
 class StandIns {
-  constructor(port, logPath) {
+  constructor(port, logPath, tmp) {
     this.port = port;
     this.base = `http://127.0.0.1:${port}`;
     this.logPath = logPath;
+    this.tmp = tmp;
     this.child = null;
   }
 
@@ -271,14 +286,15 @@ class StandIns {
     this.child = spawn("sh", ["-c", `exec node scripts/stand-ins.mjs --port ${this.port} >>'${this.logPath}' 2>&1`], {
       detached: true,
       stdio: "ignore",
+      env: { ...process.env, TMPDIR: this.tmp },
     });
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (this.child.exitCode !== null) throw new Error(`the stand-ins exited (log: ${this.logPath})`);
+      if (this.child.exitCode !== null) throw new Error(`the stand-ins exited with ${this.child.exitCode}`);
       if (await answers(`${this.base}/t/walk/__log`)) return;
       await sleep(250);
     }
-    throw new Error(`the stand-ins did not answer on ${this.base} (log: ${this.logPath})`);
+    throw new Error(`the stand-ins did not answer on ${this.base}`);
   }
 
   stopNow() {
@@ -301,46 +317,62 @@ async function answers(url) {
   }
 }
 
-const stateDir = mkdtempSync(join(tmpdir(), "hld-docs-walk-state-"));
-const logPath = join(tmpdir(), `hld-docs-walk-${process.pid}.log`);
-const server = new LocalServer({ port, persistTo: stateDir, logPath });
-const standIns = new StandIns(standInsPort, logPath);
+/** A port given with --NAME must be free; without it, the OS picks one (not one already picked). */
+const picked = new Set();
+async function portOption(name) {
+  const given = option(name, null);
+  if (given === null) {
+    let port = await freePort();
+    while (picked.has(port)) port = await freePort();
+    picked.add(port);
+    return port;
+  }
+  const port = Number(given);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) fail(`--${name} ${given} is not a port`);
+  if (await answers(`http://127.0.0.1:${port}/`))
+    fail(`something already answers on port ${port}; choose another --${name}`);
+  picked.add(port);
+  return port;
+}
+
+// Everything the run writes outside the repository lives in one directory, removed on exit.
+const runDir = mkdtempSync(join(tmpdir(), "hld-docs-walk-"));
+const stateDir = join(runDir, "state");
+const tmpDir = join(runDir, "tmp"); // TMPDIR of the Worker and the stand-ins
+const logPath = join(runDir, "server.log");
+mkdirSync(tmpDir);
+let server = null;
+let standIns = null;
 let shell = null;
 process.on("exit", () => {
   shell?.stop();
-  standIns.stopNow();
-  server.stopNow();
-  rmSync(stateDir, { recursive: true, force: true });
+  standIns?.stopNow();
+  server?.stopNow();
+  rmSync(runDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
 });
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(130));
+for (const [signal, status] of [
+  ["SIGINT", 130],
+  ["SIGTERM", 143],
+  ["SIGHUP", 129],
+]) {
+  process.on(signal, () => {
+    console.error(`docs-walk: stopped by ${signal}`);
+    process.exit(status);
+  });
+}
 
 function fail(message) {
   console.error(`docs-walk: FAIL: ${message}`);
-  console.error(`docs-walk: server log ${logPath}`);
+  if (existsSync(logPath)) {
+    const lines = readFileSync(logPath, "utf8").trimEnd().split("\n");
+    console.error(`docs-walk: the last ${Math.min(lines.length, LOG_TAIL_LINES)} lines of the server log:`);
+    console.error(indent(lines.slice(-LOG_TAIL_LINES).join("\n")));
+  }
   process.exit(1);
 }
 
-async function main() {
-  const started = Date.now();
-  const deadline = setTimeout(() => fail(`the run passed its timeout of ${timeoutSeconds} s`), timeoutSeconds * 1000);
-  const markdown = readFileSync(file, "utf8");
-  const { steps, blocks } = walkSteps(markdown);
-  if (steps.length === 0) fail(`${file} has no <!-- walk --> blocks`);
-  for (const [name, url] of [
-    ["--port", `http://127.0.0.1:${port}/`],
-    ["--stand-ins-port", `http://127.0.0.1:${standInsPort}/`],
-  ]) {
-    if (await answers(url)) fail(`something already answers on ${url}; choose another ${name}`);
-  }
-  console.log(`docs-walk: ${steps.length} steps in ${blocks} blocks of ${file}; server log ${logPath}`);
-  await Promise.all([server.start(), standIns.start()]);
-  console.log(`docs-walk: Worker on ${server.base}, stand-ins on ${standIns.base} (${Date.now() - started} ms)`);
-
-  const openapi = await (await fetch(`${server.base}/v1/openapi.json`)).json();
-  const problems = contractProblems(markdown, openapi);
-  if (problems.length > 0) fail(`${file} and GET /v1/openapi.json disagree:\n${indent(problems.join("\n"))}`);
-  console.log(`docs-walk: the Routes and Errors tables match GET /v1/openapi.json`);
-
+/** Runs one file's steps in a bash of its own; fails on the first mismatch, naming the file. */
+async function walk(file, steps) {
   shell = new Shell({
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -350,10 +382,11 @@ async function main() {
     ADMIN_TOKEN: server.adminToken(),
   });
   for (const step of steps) {
-    // The step's name: its first line that is neither a comment nor an assignment (the request).
+    // The step's name: its first line that is neither a comment, an assignment nor a one-line
+    // function definition (so, the request).
     const code = step.code.filter((l) => l.trim() !== "" && !l.trim().startsWith("#"));
-    const command = code.find((l) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(l)) ?? code[0] ?? "";
-    const where = `"${step.heading}" (block ${step.block}), ${file}:${step.line}: ${command.trim()}`;
+    const command = code.find((l) => !/^[A-Za-z_][A-Za-z0-9_]*(=|\(\) \{.*\}$)/.test(l)) ?? code[0] ?? "";
+    const where = `${file}:${step.line}, "${step.heading}" (block ${step.block}): ${command.trim()}`;
     const stepStarted = Date.now();
     let result;
     try {
@@ -374,11 +407,56 @@ async function main() {
     }
     console.log(`  ok ${String(Date.now() - stepStarted).padStart(5)} ms  ${file}:${step.line} ${command.trim()}`);
   }
-  clearTimeout(deadline);
   shell.stop();
+  shell = null;
+}
+
+async function main() {
+  const started = Date.now();
+  setTimeout(() => fail(`the run passed its timeout of ${timeoutSeconds} s`), timeoutSeconds * 1000).unref();
+  const docs = [];
+  for (const file of files) {
+    const markdown = readFileSync(file, "utf8");
+    let parsed;
+    try {
+      parsed = walkSteps(markdown, file);
+    } catch (error) {
+      fail(error.message);
+    }
+    if (parsed.steps.length === 0) fail(`${file} has no <!-- walk --> blocks`);
+    docs.push({ file, markdown, ...parsed });
+  }
+
+  const port = await portOption("port");
+  const standInsPort = await portOption("stand-ins-port");
+  server = new LocalServer({
+    port,
+    persistTo: stateDir,
+    logPath,
+    args: ["--inspector-port", String(await portOption("inspector-port"))],
+    env: { TMPDIR: tmpDir }, // miniflare's scratch directory, left behind when it is killed
+  });
+  standIns = new StandIns(standInsPort, logPath, tmpDir);
+  console.log(`docs-walk: ${docs.map((d) => `${d.steps.length} steps in ${d.blocks} blocks of ${d.file}`).join(", ")}`);
+  await Promise.all([server.start(), standIns.start()]);
+  console.log(`docs-walk: Worker on ${server.base}, stand-ins on ${standIns.base} (${Date.now() - started} ms)`);
+
+  const contract = docs.find((d) => d.file === CONTRACT);
+  if (contract) {
+    const openapi = await (await fetch(`${server.base}/v1/openapi.json`)).json();
+    const problems = contractProblems(contract.markdown, openapi);
+    if (problems.length > 0) fail(`${CONTRACT} and GET /v1/openapi.json disagree:\n${indent(problems.join("\n"))}`);
+    console.log(`docs-walk: ${CONTRACT}'s Routes and Errors tables match GET /v1/openapi.json`);
+  }
+
+  for (const { file, steps } of docs) await walk(file, steps);
   await server.stop("SIGTERM");
   standIns.stopNow();
-  console.log(`docs-walk: PASS: ${steps.length} steps matched in ${Math.round((Date.now() - started) / 1000)} s`);
+  const count = docs.reduce((n, d) => n + d.steps.length, 0);
+  console.log(
+    `docs-walk: PASS: ${count} steps of ${docs.map((d) => d.file).join(" and ")} matched in ${Math.round((Date.now() - started) / 1000)} s`,
+  );
+  process.exit(0);
 }
 
 function indent(text) {

@@ -3,13 +3,16 @@
 // state directory (--persist-to), its output in a log file.
 import { spawn } from "node:child_process";
 import { createWriteStream, readFileSync } from "node:fs";
+import { createServer } from "node:net";
 
 export class LocalServer {
-  /** @param {{ port: number, persistTo: string, logPath: string }} options */
-  constructor({ port, persistTo, logPath }) {
+  /** @param {{ port: number, persistTo: string, logPath: string, args?: string[], env?: Record<string, string> }} options */
+  constructor({ port, persistTo, logPath, args = [], env = {} }) {
     this.port = port;
     this.persistTo = persistTo;
     this.logPath = logPath;
+    this.args = args; // more arguments for wrangler dev (--inspector-port ...)
+    this.env = env; // more environment (TMPDIR ...)
     this.base = `http://127.0.0.1:${port}`;
     this.child = null;
     this.exited = null;
@@ -18,11 +21,15 @@ export class LocalServer {
   /** Starts `npm run dev` on the port and state directory, and waits until /v1/health answers. */
   async start(timeoutMs = 120_000) {
     const log = createWriteStream(this.logPath, { flags: "a" });
-    const child = spawn("node", ["scripts/dev.mjs", "--port", String(this.port), "--persist-to", this.persistTo], {
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
-    });
+    const child = spawn(
+      "node",
+      ["scripts/dev.mjs", "--port", String(this.port), "--persist-to", this.persistTo, ...this.args],
+      {
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, WRANGLER_SEND_METRICS: "false", ...this.env },
+      },
+    );
     child.stdout.pipe(log);
     child.stderr.pipe(log);
     this.child = child;
@@ -111,6 +118,18 @@ export function prng(seed) {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on, as the OS chose it (listen(0), then closed). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 /** `--name value` from argv, or the fallback. */
