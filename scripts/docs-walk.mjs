@@ -361,6 +361,33 @@ for (const [signal, status] of [
   });
 }
 
+/**
+ * The sh blocks that call the API (`curl`) with neither `<!-- walk -->` nor
+ * `<!-- not walked: <reason> -->` before them, as `file:line`: a new example cannot slip past
+ * the walk unnoticed.
+ */
+function unmarkedApiBlocks(markdown, file) {
+  const lines = markdown.split("\n");
+  const found = [];
+  let fenced = false;
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i].startsWith("```")) continue;
+    fenced = !fenced;
+    if (!fenced || lines[i] !== "```sh") continue;
+    let end = i + 1;
+    while (end < lines.length && lines[end] !== "```") end++;
+    const callsApi = lines.slice(i + 1, end).some((line) => /(^|[\s$(])curl\s/.test(line.replace(/(^|\s)#.*$/, "")));
+    let before = i - 1;
+    while (before >= 0 && lines[before].trim() === "") before--;
+    const marker = before >= 0 ? lines[before].trim() : "";
+    const marked = marker === "<!-- walk -->" || /^<!-- not walked: \S.*-->$/.test(marker);
+    if (callsApi && !marked) found.push(`${file}:${i + 1}`);
+    fenced = false;
+    i = end;
+  }
+  return found;
+}
+
 function fail(message) {
   console.error(`docs-walk: FAIL: ${message}`);
   if (existsSync(logPath)) {
@@ -424,6 +451,12 @@ async function main() {
       fail(error.message);
     }
     if (parsed.steps.length === 0) fail(`${file} has no <!-- walk --> blocks`);
+    const unmarked = unmarkedApiBlocks(markdown, file);
+    if (unmarked.length > 0) {
+      fail(
+        `${unmarked.join(", ")}: a sh block calling the API must be walked (<!-- walk -->) or say why not (<!-- not walked: reason -->)`,
+      );
+    }
     docs.push({ file, markdown, ...parsed });
   }
 
