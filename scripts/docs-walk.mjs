@@ -31,7 +31,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, LocalServer, option, sleep } from "./lib/local-server.mjs";
+import { freePort, killGroupNow, LocalServer, option, sleep } from "./lib/local-server.mjs";
 
 const files = option("file", "README.md,docs/API.md").split(",");
 /** The file whose Routes and Errors tables are checked against the OpenAPI document. */
@@ -298,13 +298,7 @@ class StandIns {
   }
 
   stopNow() {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    try {
-      process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
+    killGroupNow(this.child);
   }
 }
 

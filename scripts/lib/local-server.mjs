@@ -94,13 +94,17 @@ export class LocalServer {
 
   /** Stops the group synchronously (for process exit handlers). */
   stopNow() {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    try {
-      process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
+    killGroupNow(this.child);
+  }
+}
+
+/** SIGKILLs the process group a detached child leads, unless it has ended (synchronous, for exit handlers). */
+export function killGroupNow(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, "SIGKILL");
+  } catch {
+    // already gone
   }
 }
 
