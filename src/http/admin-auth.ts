@@ -17,7 +17,7 @@ export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
   const presented = match?.[1] ?? "";
   let accepted = false;
   for (const token of tokens) accepted = constantTimeEqual(presented, token) || accepted;
-  if (!accepted) throw new ApiError("unauthorized");
+  if (!accepted) throw new ApiError("unauthorized", {}, { message: "Missing or wrong admin token" });
   await next();
 };
 

@@ -18,6 +18,11 @@ describe("admin: companies and the admin token", () => {
     expect((await call("/v1/admin/companies", { key: "wrong", body: { name: "x" } })).status).toBe(401);
     expect((await call("/v1/admin/companies", { key, body: { name: "x" } })).status).toBe(401);
     expect((await call("/v1/admin/companies", { body: { name: "x" } })).status).toBe(401);
+    // The envelope says what was wrong: an admin token, not an API key.
+    expect((await call("/v1/admin/companies", { key: "wrong", body: { name: "x" } })).body).toEqual({
+      error: "Missing or wrong admin token",
+      code: "unauthorized",
+    });
   });
   it("answers 404 on admin routes when no ADMIN_TOKEN is configured", async () => {
     const app = buildApp();
