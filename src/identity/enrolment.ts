@@ -4,7 +4,7 @@ import type { Keyring } from "../domain/secret-box";
 import { openSecret, sealSecret } from "../domain/secret-box";
 import { type IdentityContext, recordEvent } from "./context";
 import { type IdentityRow, recordOf } from "./storage";
-import type { RequestMeta } from "./types";
+import type { RequestMeta, ResealResult } from "./types";
 
 /** The additional data a TOTP secret is sealed with: a sealed secret opens only for its identity. */
 export function totpSealingContext(companyId: string, externalId: string): string {
@@ -151,4 +151,63 @@ export function storeResealedSecrets(
     },
   });
   return true;
+}
+
+/** How many times a re-seal starts again when an enrolment changed the secrets while it sealed. */
+const RESEAL_TRIES = 3;
+
+/**
+ * Opens and seals again under the current key (the await), then stores in one transaction unless
+ * the secrets changed meanwhile (then again, a few times). A verify stops when nothing is stale;
+ * the key sweep also writes D1's record of the keys when there was nothing to re-seal, or the
+ * seal would not open (D1 then shows the key it names).
+ */
+export async function resealTotpSecrets(
+  ctx: IdentityContext,
+  keyring: Keyring,
+  cache: Map<string, string>,
+  transaction: <T>(decide: () => T) => T,
+  currentRow: () => IdentityRow | null,
+  nowMs: number,
+  meta: RequestMeta,
+  trigger: "verify" | "sweep",
+): Promise<ResealResult> {
+  for (let attempt = 0; attempt < RESEAL_TRIES; attempt++) {
+    const row = currentRow();
+    if (!row) return "not_found";
+    let resealed: Awaited<ReturnType<typeof resealedTotpSecrets>> = null;
+    let failed = false;
+    try {
+      resealed = await resealedTotpSecrets(row, keyring, cache);
+    } catch (error) {
+      console.error(
+        JSON.stringify({
+          level: "error",
+          msg: "identity guard: re-sealing the TOTP secrets failed",
+          request_id: meta.requestId,
+          identityId: row.id,
+          error: String(error),
+        }),
+      );
+      failed = true;
+    }
+    const found = resealed;
+    if (found === null && trigger === "verify") return failed ? "failed" : "current";
+    const result = transaction((): ResealResult | "changed" => {
+      if (found !== null) {
+        return storeResealedSecrets(ctx, row, found, nowMs, meta, trigger) ? "resealed" : "changed";
+      }
+      mirrorSealingKeys(ctx);
+      return failed ? "failed" : "current";
+    });
+    if (result !== "changed") return result;
+  }
+  console.error(
+    JSON.stringify({
+      level: "error",
+      msg: "identity guard: the TOTP secrets kept changing while being re-sealed",
+      request_id: meta.requestId,
+    }),
+  );
+  return "failed";
 }

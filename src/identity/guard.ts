@@ -14,13 +14,7 @@ import { type AssessmentContext, type AssessmentResult, applyFeedback, assessIde
 import { replaceBackupCodes } from "./backup-codes";
 import type { IdentityContext } from "./context";
 import { identityIdOf, identityObjectOf } from "./directory";
-import {
-  mirrorSealingKeys,
-  openTotpSecrets,
-  resealedTotpSecrets,
-  storeResealedSecrets,
-  storeTotpSecret,
-} from "./enrolment";
+import { openTotpSecrets, resealTotpSecrets, storeTotpSecret } from "./enrolment";
 import { profileOf, provisionIdentity } from "./profile";
 import { activeSessions, revokeOneSession, sessionStatusOf } from "./sessions";
 import { ChangeShipping } from "./shipping";
@@ -39,9 +33,6 @@ import type {
   VerifyOutcome,
 } from "./types";
 import { clearLockout, decideVerify } from "./verify";
-
-/** How many times a re-seal starts again when an enrolment changed the secrets while it sealed. */
-const RESEAL_TRIES = 3;
 
 /**
  * One Durable Object per identity, named by (company, external_id): the authority on the
@@ -180,52 +171,6 @@ export class IdentityGuard extends DurableObject<Env> {
    */
   private async resealAfterVerify(nowMs: number, meta: RequestMeta): Promise<void> {
     if ((await this.reseal(nowMs, meta, "verify")) === "resealed") await this.flush(nowMs, { d1: "relay", kv: false });
-  }
-
-  /**
-   * Opens and seals again (the await), then stores in one transaction unless the secrets changed
-   * meanwhile (then again, a few times). The sweep also writes D1's record of the keys when
-   * there was nothing to re-seal, or the seal would not open (D1 then shows the key it names).
-   */
-  private async reseal(nowMs: number, meta: RequestMeta, trigger: "verify" | "sweep"): Promise<ResealResult> {
-    for (let attempt = 0; attempt < RESEAL_TRIES; attempt++) {
-      const row = this.row();
-      if (!row) return "not_found";
-      let resealed: Awaited<ReturnType<typeof resealedTotpSecrets>> = null;
-      let failed = false;
-      try {
-        resealed = await resealedTotpSecrets(row, totpKeyring(this.env), this.openedSecrets);
-      } catch (error) {
-        console.error(
-          JSON.stringify({
-            level: "error",
-            msg: "identity guard: re-sealing the TOTP secrets failed",
-            request_id: meta.requestId,
-            identityId: row.id,
-            error: String(error),
-          }),
-        );
-        failed = true;
-      }
-      const found = resealed;
-      if (found === null && trigger === "verify") return failed ? "failed" : "current";
-      const result = this.transaction((): ResealResult | "changed" => {
-        if (found !== null) {
-          return storeResealedSecrets(this.identity, row, found, nowMs, meta, trigger) ? "resealed" : "changed";
-        }
-        mirrorSealingKeys(this.identity);
-        return failed ? "failed" : "current";
-      });
-      if (result !== "changed") return result;
-    }
-    console.error(
-      JSON.stringify({
-        level: "error",
-        msg: "identity guard: the TOTP secrets kept changing while being re-sealed",
-        request_id: meta.requestId,
-      }),
-    );
-    return "failed";
   }
 
   /** Clears the lock, the failure count and the escalation. Audited. */
@@ -368,6 +313,20 @@ export class IdentityGuard extends DurableObject<Env> {
 
   private transaction<T>(decide: () => T): T {
     return this.ctx.storage.transactionSync(decide);
+  }
+
+  /** See resealTotpSecrets: one try's await, then its transaction, again while the secrets change. */
+  private reseal(nowMs: number, meta: RequestMeta, trigger: "verify" | "sweep"): Promise<ResealResult> {
+    return resealTotpSecrets(
+      this.identity,
+      totpKeyring(this.env),
+      this.openedSecrets,
+      (decide) => this.transaction(decide),
+      () => this.row(),
+      nowMs,
+      meta,
+      trigger,
+    );
   }
 
   private migrate(): void {
