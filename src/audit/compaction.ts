@@ -1,4 +1,5 @@
-import { compactEvents, deleteExpiredSessions, deleteOldAssessments, prepare, rollUpEvents } from "../db/writes";
+import { compactEvents, deleteExpiredSessions, deleteOldAssessments, rollUpEvents } from "../db/retention-writes";
+import { prepare } from "../db/writes";
 import { ROUTINE_EVENTS } from "../domain/audit-events";
 
 /**
