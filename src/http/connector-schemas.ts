@@ -1,5 +1,7 @@
 import { z } from "@hono/zod-openapi";
+import { importPKCS8 } from "jose";
 import { CONNECTOR_TYPES } from "../connectors/providers";
+import { ApiError } from "../errors";
 import { ISO_TIME, plainText } from "./schemas";
 
 /** The connector routes' request and response shapes (src/routes/connectors.ts). */
@@ -64,3 +66,37 @@ export const DeliveryFailureSchema = z.object({
 
 export const ConnectorParams = z.object({ id: plainText(1, 64) });
 export const LinkParams = z.object({ userId: plainText(1, 128), connectorId: plainText(1, 64) });
+
+/**
+ * A connector URL as stored (no trailing slash), or 400 naming `path`: https, unless `allowHttp`
+ * (ALLOW_HTTP_CONNECTOR_URLS) lets a local stand-in be reached over http; no credentials, query
+ * or fragment.
+ */
+export function checkedUrl(allowHttp: boolean, value: string, path: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ApiError("invalid_request", { details: [{ path, message: "must be an absolute URL" }] });
+  }
+  if (parsed.protocol !== "https:" && !(allowHttp && parsed.protocol === "http:")) {
+    throw new ApiError("invalid_request", { details: [{ path, message: "must be https" }] });
+  }
+  if (parsed.username || parsed.password || parsed.search || parsed.hash) {
+    throw new ApiError("invalid_request", {
+      details: [{ path, message: "must not carry credentials, a query or a fragment" }],
+    });
+  }
+  return value.replace(/\/+$/, "");
+}
+
+/** 400 naming `path` unless `pem` is an RSA private key in PKCS#8 PEM (a Google service account's). */
+export async function checkPrivateKey(pem: string, path: string): Promise<void> {
+  try {
+    await importPKCS8(pem, "RS256");
+  } catch {
+    throw new ApiError("invalid_request", {
+      details: [{ path, message: "must be an RSA private key in PKCS#8 PEM" }],
+    });
+  }
+}

@@ -1,7 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { importPKCS8 } from "jose";
 import { companyLedger } from "../company/ledger";
-import type { Env } from "../config/env";
 import { intSetting } from "../config/settings";
 import { PROVIDER_TIMEOUT_MS } from "../connectors/consumer";
 import { type ConnectorCredentials, testConnector } from "../connectors/deliver";
@@ -24,6 +22,8 @@ import {
   ConnectorParams,
   ConnectorSchema,
   CreateConnectorBody,
+  checkedUrl,
+  checkPrivateKey,
   DeliveryFailureSchema,
   LinkParams,
 } from "../http/connector-schemas";
@@ -166,26 +166,6 @@ const link = createRoute({
   },
 });
 
-/** https, unless ALLOW_HTTP_CONNECTOR_URLS lets a local stand-in be reached over http. */
-function checkedUrl(env: Env, value: string, path: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(value);
-  } catch {
-    throw new ApiError("invalid_request", { details: [{ path, message: "must be an absolute URL" }] });
-  }
-  const allowHttp = env.ALLOW_HTTP_CONNECTOR_URLS === "true";
-  if (parsed.protocol !== "https:" && !(allowHttp && parsed.protocol === "http:")) {
-    throw new ApiError("invalid_request", { details: [{ path, message: "must be https" }] });
-  }
-  if (parsed.username || parsed.password || parsed.search || parsed.hash) {
-    throw new ApiError("invalid_request", {
-      details: [{ path, message: "must not carry credentials, a query or a fragment" }],
-    });
-  }
-  return value.replace(/\/+$/, "");
-}
-
 const notFound = () => new ApiError("not_found", {}, { message: "Connector not found" });
 
 export const connectorRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
@@ -194,18 +174,12 @@ export const connectorRoutes = new OpenAPIHono<AppEnv>({ defaultHook })
     const caller = c.get("caller");
     const nowMs = Date.now();
     const defaults = DEFAULT_URLS[body.type];
-    const baseUrl = checkedUrl(c.env, body.base_url ?? defaults.baseUrl ?? "", "base_url");
+    const allowHttp = c.env.ALLOW_HTTP_CONNECTOR_URLS === "true";
+    const baseUrl = checkedUrl(allowHttp, body.base_url ?? defaults.baseUrl ?? "", "base_url");
     const tokenValue = "token_url" in body ? (body.token_url ?? defaults.tokenUrl) : defaults.tokenUrl;
-    const tokenUrl = tokenValue === null ? null : checkedUrl(c.env, tokenValue, "token_url");
-    if (body.type === "google_workspace") {
-      try {
-        await importPKCS8(body.credentials.private_key, "RS256");
-      } catch {
-        throw new ApiError("invalid_request", {
-          details: [{ path: "credentials.private_key", message: "must be an RSA private key in PKCS#8 PEM" }],
-        });
-      }
-    }
+    const tokenUrl = tokenValue === null ? null : checkedUrl(allowHttp, tokenValue, "token_url");
+    if (body.type === "google_workspace")
+      await checkPrivateKey(body.credentials.private_key, "credentials.private_key");
     const id = newId("con", nowMs);
     const row: ConnectorRow = {
       id,
