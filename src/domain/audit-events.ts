@@ -1,3 +1,6 @@
+/** The actor of what the admin routes (the ADMIN_TOKEN) do, in their audit events. */
+export const ADMIN_ACTOR = "admin";
+
 /** Every audit event type, in one place. */
 export const EVENT = {
   companyCreated: "company.created",

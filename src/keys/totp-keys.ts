@@ -5,7 +5,7 @@ import { resealedCredentials } from "../connectors/store";
 import { resealConnectorCredentials } from "../db/connector-writes";
 import { unmeteredD1 } from "../db/meter";
 import { UNKNOWN_SEALING_KEY } from "../db/writes";
-import { EVENT } from "../domain/audit-events";
+import { ADMIN_ACTOR, EVENT } from "../domain/audit-events";
 import { identityObjectOf } from "../identity/directory";
 import { sealingKeyId } from "../identity/enrolment";
 
@@ -18,8 +18,6 @@ import { sealingKeyId } from "../identity/enrolment";
  * the counts are what D1 knew when asked.
  */
 
-/** Admin routes take the ADMIN_TOKEN; what they do is recorded as the actor "admin". */
-const ADMIN_ACTOR = "admin";
 /** Identity objects the sweep asks at once. */
 const IDENTITY_CONCURRENCY = 8;
 /** Connectors the sweep re-seals at once (each is a call to its company's ledger object and a D1 read). */

@@ -5,7 +5,7 @@ import { companyLedger } from "../company/ledger";
 import { olderThan, pageOf } from "../db/page-cursor";
 import { apiKeys, companies } from "../db/schema";
 import { insertApiKey, revokeApiKey } from "../db/writes";
-import { EVENT } from "../domain/audit-events";
+import { ADMIN_ACTOR, EVENT } from "../domain/audit-events";
 import { isoTime, newId } from "../domain/ids";
 import { ApiError } from "../errors";
 import { requireAdmin } from "../http/admin-auth";
@@ -15,8 +15,6 @@ import { jsonBody } from "../http/json-body";
 import { BODY_CODES, errorResponses, ISO_TIME, plainText } from "../http/schemas";
 import { defaultHook } from "../http/validation";
 
-/** Admin routes take the ADMIN_TOKEN; what they do is recorded as the actor "admin". */
-const ADMIN_ACTOR = "admin";
 const security = [{ adminToken: [] }];
 
 const ApiKeySchema = z

@@ -5,7 +5,7 @@ import { companyLedger } from "../company/ledger";
 import { olderThan, pageOf } from "../db/page-cursor";
 import { companies } from "../db/schema";
 import { insertCompany } from "../db/writes";
-import { EVENT } from "../domain/audit-events";
+import { ADMIN_ACTOR, EVENT } from "../domain/audit-events";
 import { isoTime, newId } from "../domain/ids";
 import { requireAdmin } from "../http/admin-auth";
 import type { AppEnv } from "../http/context";
@@ -13,8 +13,6 @@ import { jsonBody } from "../http/json-body";
 import { BODY_CODES, errorResponses, ISO_TIME, plainText } from "../http/schemas";
 import { defaultHook } from "../http/validation";
 
-/** Admin routes take the ADMIN_TOKEN; what they do is recorded as the actor "admin". */
-const ADMIN_ACTOR = "admin";
 const security = [{ adminToken: [] }];
 
 const CompanySchema = z.object({ id: z.string(), name: z.string(), created_at: ISO_TIME }).openapi("Company");
