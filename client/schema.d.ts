@@ -864,7 +864,7 @@ export type components = {
             error: string;
             /** @enum {string} */
             code: "invalid_code";
-            /** @description Consecutive failures, this one included */
+            /** @description Consecutive failures, this one included if it counted */
             failed_attempts: number;
             /** @description Failures left before the identity locks */
             attempts_remaining: number;
@@ -875,7 +875,9 @@ export type components = {
             error: string;
             /** @enum {string} */
             code: "code_reused";
+            /** @description Consecutive failures, this one included if it counted */
             failed_attempts: number;
+            /** @description Failures left before the identity locks */
             attempts_remaining: number;
         };
         /** @description No active TOTP secret and no unused backup code for this identity */

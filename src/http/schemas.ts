@@ -34,18 +34,18 @@ const DetailsSchema = z
   .array(z.object({ path: z.string(), message: z.string() }))
   .openapi({ description: "One entry per problem, naming the field (dotted path) and what is wrong" });
 
+/** What a refused code says of the identity's failures (a replay of the code just accepted counts none). */
+const ATTEMPTS = {
+  failed_attempts: z.number().int().openapi({ description: "Consecutive failures, this one included if it counted" }),
+  attempts_remaining: z.number().int().openapi({ description: "Failures left before the identity locks" }),
+};
+
 /** What each code adds to the envelope beyond `error` and `code` (the same extras wherever the code is answered). */
 const ERROR_EXTRAS: { [C in ErrorCode]?: Record<string, z.ZodType> } = {
   invalid_request: { details: DetailsSchema },
   insufficient_scope: { required_scope: z.enum(SCOPES) },
-  invalid_code: {
-    failed_attempts: z.number().int().openapi({ description: "Consecutive failures, this one included" }),
-    attempts_remaining: z.number().int().openapi({ description: "Failures left before the identity locks" }),
-  },
-  code_reused: {
-    failed_attempts: z.number().int(),
-    attempts_remaining: z.number().int(),
-  },
+  invalid_code: ATTEMPTS,
+  code_reused: ATTEMPTS,
   locked: {
     locked_until: z.string().nullable().openapi({ description: "When the lock ends; null for a permanent lock" }),
     failed_attempts: z.number().int(),
